@@ -1,0 +1,86 @@
+"""The ``recforge`` command line.
+
+Every module in this package that defines a module-level ``COMMANDS`` list of click commands
+is added to the root group, so command groups live one per module and never edit this file.
+Plugins add commands through the ``register_commands`` hook.
+
+Errors: a :class:`~recforge.core.errors.RecforgeError` prints ``error: <message>`` on one line
+and exits with its exit code; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import sys
+from typing import Any
+
+import click
+
+import recforge
+from recforge.core.errors import RecforgeError
+
+
+class RecforgeGroup(click.Group):
+    """Root group that loads command modules and plugin commands on first use."""
+
+    _loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        package = sys.modules[__name__]
+        for mod in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            if mod.name.startswith("_"):
+                continue
+            module = importlib.import_module(f"{__name__}.{mod.name}")
+            for command in getattr(module, "COMMANDS", []):
+                self.add_command(command)
+        from recforge.core.registry import get_registry
+
+        get_registry().add_commands(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=RecforgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(recforge.__version__, prog_name="recforge")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """recforge: recommender systems from plug-in components."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point with the one-line error contract."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        return cli.main(args=args, prog_name="recforge", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except RecforgeError as err:
+        if debug:
+            raise
+        click.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)

@@ -1,0 +1,26 @@
+"""Shared rendering for CLI commands: JSON output and rich tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+
+def emit_json(obj: Any) -> None:
+    """Print one JSON document on stdout (the last thing a ``--json`` command prints)."""
+    click.echo(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
+
+
+def emit_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a rich table (falls back to plain text when not a terminal)."""
+    table = Table(title=title, show_lines=False)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    Console(soft_wrap=False, width=max(100, Console().width)).print(table)

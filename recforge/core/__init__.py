@@ -1,0 +1,1 @@
+"""Core services: registry, data, model assembly, training, store. Never imports the CLI or console."""

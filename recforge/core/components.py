@@ -1,0 +1,318 @@
+"""Base classes and the parameter schema shared by every component kind.
+
+A component is a class with a unique ``name``, a ``kind`` (encoder, interaction, ranker,
+dataset) and a nested dataclass ``Params`` whose fields are its typed, documented parameters::
+
+    class FM(Interaction):
+        '''Factorization machine second-order term.
+
+        Args:
+            reduce_sum: sum over the embedding dimension (H = 1) instead of keeping it (H = D).
+
+        Example:
+            interaction: {name: fm}
+        '''
+        name = "fm"
+
+        @dataclass
+        class Params:
+            reduce_sum: bool = param(True, "sum over the embedding dimension")
+
+        def __init__(self, num_fields: int, dim: int, params: "FM.Params") -> None: ...
+
+Params are validated from plain dicts (YAML or ``--set``) by :func:`build_params`, which
+rejects unknown names with a did-you-mean suggestion and coerces types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, get_args, get_origin
+
+import torch
+from torch import Tensor, nn
+
+from recforge.core.errors import ConfigError, unknown_name
+
+KINDS: tuple[str, ...] = ("encoder", "interaction", "ranker", "dataset")
+
+
+def param(default: Any, help: str, **extra: Any) -> Any:
+    """Declare a component parameter: a dataclass field carrying its help text.
+
+    Mutable defaults (lists, dicts) are copied per instance.
+    """
+    metadata = {"help": help, **extra}
+    if isinstance(default, (list, dict, set)):
+        value = default
+        return dataclasses.field(default_factory=lambda: type(value)(value), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter of a component: what the catalogue shows and validation uses."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "default": self.default,
+            "help": self.help,
+            "choices": list(self.choices) if self.choices else None,
+        }
+
+
+@dataclass
+class NoParams:
+    """Params of a component that takes none."""
+
+
+class Component:
+    """Mixin carried by every component class: its catalogue identity."""
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    Params: ClassVar[type] = NoParams
+
+
+class Encoder(nn.Module, Component):
+    """Maps raw (already indexed) fields of a batch to field vectors ``[B, slots, D]``.
+
+    Built as ``EncoderCls(fields, dim, params, tables)``:
+      * ``fields``: the fitted :class:`recforge.core.data.schema.FieldInfo` of each field it
+        encodes (usually one; text templates or shared tables may take several),
+      * ``dim``: the embedding dimension ``D``,
+      * ``params``: an instance of ``Params``,
+      * ``tables``: a :class:`SharedTables` to get embedding tables shared between fields.
+
+    ``forward(batch, encoded)`` gets the batch (a dict of tensors keyed by field name) and the
+    field vectors already computed by other encoders (keyed by field name, each ``[B, s, D]``;
+    used e.g. by target attention over a history), and returns ``[B, n_slots, D]``.
+    """
+
+    kind = "encoder"
+    #: field kinds this encoder accepts (see ``recforge.core.data.schema.FIELD_KINDS``)
+    field_kinds: ClassVar[tuple[str, ...]] = ()
+    #: names of other fields whose vectors must be encoded before this one (e.g. target item)
+    depends_on: tuple[str, ...] = ()
+    n_slots: int = 1
+
+    def prepare(self, context: Any) -> None:  # noqa: B027 - optional hook
+        """Precompute state before training or inference (e.g. cache text vectors)."""
+
+
+class Interaction(nn.Module, Component):
+    """Maps field vectors ``[B, F, D]`` to a representation ``[B, H]``; declares ``output_dim``.
+
+    Built as ``InteractionCls(num_fields, dim, params)``. ``output_dim`` is ``H``.
+    Interactions that produce a logit-like scalar have ``output_dim == 1``.
+    """
+
+    kind = "interaction"
+    output_dim: int = 0
+
+
+class Ranker(nn.Module, Component):
+    """Owns the head, the loss and the scoring semantics.
+
+    Built as ``RankerCls(input_dim, params)``. ``task`` is one of ``pointwise``, ``rating``,
+    ``pairwise``, ``listwise``, ``retrieval``.
+    """
+
+    kind = "ranker"
+    task: ClassVar[str] = "pointwise"
+
+    def loss(self, scores: Tensor, batch: dict[str, Tensor]) -> Tensor:
+        """Training loss for the head's scores on a batch."""
+        raise NotImplementedError
+
+
+class DatasetRecipe(Component):
+    """Knows where a dataset's raw files are and how to read them into frames plus a schema."""
+
+    kind = "dataset"
+
+
+class SharedTables:
+    """Embedding tables keyed by vocabulary, so fields that share a vocabulary share weights."""
+
+    def __init__(self) -> None:
+        self.tables = nn.ModuleDict()
+
+    def get(self, key: str, num_embeddings: int, dim: int, padding_idx: int | None = 0) -> nn.Embedding:
+        """Return the table for ``key``, creating it on first use."""
+        safe = key.replace(".", "_")
+        if safe not in self.tables:
+            table = nn.Embedding(num_embeddings, dim, padding_idx=padding_idx)
+            nn.init.normal_(table.weight, std=1e-4)
+            if padding_idx is not None:
+                with torch.no_grad():
+                    table.weight[padding_idx].zero_()
+            self.tables[safe] = table
+        table = self.tables[safe]
+        if table.num_embeddings != num_embeddings or table.embedding_dim != dim:
+            raise ConfigError(
+                f"fields sharing the table '{key}' disagree on its size "
+                f"({table.num_embeddings}x{table.embedding_dim} vs {num_embeddings}x{dim})",
+                fix="give the sharing fields the same vocabulary and embedding dim",
+            )
+        return table
+
+
+# --------------------------------------------------------------------------- param schema
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "choice"
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        inner = " | ".join(_type_name(a) for a in args)
+        return f"{inner} | None" if len(args) < len(get_args(tp)) else inner
+    if origin in (list, tuple):
+        args = get_args(tp)
+        return f"list[{_type_name(args[0])}]" if args else "list"
+    if origin is dict:
+        return "dict"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _resolved_hints(params_cls: type) -> dict[str, Any]:
+    module = inspect.getmodule(params_cls)
+    try:
+        return typing.get_type_hints(params_cls, vars(module) if module else None)
+    except Exception:  # noqa: BLE001 - fall back to raw annotations
+        return {f.name: f.type for f in dataclasses.fields(params_cls)}
+
+
+def param_specs(params_cls: type) -> list[ParamSpec]:
+    """The catalogue view of a ``Params`` dataclass."""
+    hints = _resolved_hints(params_cls)
+    specs = []
+    for f in dataclasses.fields(params_cls):
+        tp = hints.get(f.name, f.type)
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        choices = get_args(tp) if get_origin(tp) is Literal else None
+        specs.append(ParamSpec(f.name, _type_name(tp), default, f.metadata.get("help", ""), choices))
+    return specs
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(f"{where}: {value!r} is not a {_type_name(tp)}", fix="fix its type")
+    if origin is Literal:
+        choices = get_args(tp)
+        if value in choices:
+            return value
+        raise ConfigError(
+            f"{where}: {value!r} is not one of {', '.join(map(str, choices))}",
+            fix="pick one of the listed values",
+        )
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: {value!r} is not a list", fix="give a list")
+        args = get_args(tp)
+        inner = args[0] if args else Any
+        return [_coerce(v, inner, where) for v in value]
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {value!r} is not a mapping", fix="give a mapping")
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"{where}: {value!r} is not a bool", fix="use true or false")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: {value!r} is not an int", fix="give a whole number")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: {value!r} is not an int", fix="give a whole number")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: {value!r} is not a float", fix="give a number")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: {value!r} is not a float", fix="give a number")
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{where}: {value!r} is not a string", fix="give a string")
+    return value
+
+
+def build_params(component: type[Component], raw: dict[str, Any] | None) -> Any:
+    """Validate ``raw`` against ``component.Params`` and return an instance.
+
+    Unknown names fail with a did-you-mean suggestion; values are coerced to the declared type.
+    """
+    raw = dict(raw or {})
+    params_cls = component.Params
+    hints = _resolved_hints(params_cls)
+    known = {f.name for f in dataclasses.fields(params_cls)}
+    for key in raw:
+        if key not in known:
+            raise unknown_name(
+                f"parameter of {component.kind} '{component.name}'",
+                key,
+                known,
+                fix=f"see `recforge components show {component.name}`",
+            )
+    values = {
+        key: _coerce(value, hints.get(key, Any), f"{component.kind} '{component.name}' param '{key}'")
+        for key, value in raw.items()
+    }
+    return params_cls(**values)
+
+
+def params_to_dict(params: Any) -> dict[str, Any]:
+    """Plain-dict view of a Params instance (for configs and the store)."""
+    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else {}

@@ -1,0 +1,1 @@
+"""Data layer: schema, readers, feature fitting, tensor tables, splits, sampling."""

@@ -1,0 +1,300 @@
+"""Plugin manager and component catalogue.
+
+Plugins are loaded once per process: the built-in modules listed in
+:data:`recforge.plugins.BUILTIN_PLUGINS`, then every entry point in the group ``recforge``.
+``RECFORGE_LOAD_PLUGINS`` (comma list of entry-point or distribution names; empty = none)
+limits which third-party plugins load; built-ins always load, because the product is built
+from them.
+
+Each plugin's hook implementations are called one plugin at a time, so every component knows
+its origin plugin and a plugin that raises (on import or inside a hook) is recorded with its
+error while everything else keeps working.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import importlib.metadata
+import logging
+import os
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+import recforge
+from recforge.core import hookspecs
+from recforge.core.components import KINDS, Component, ParamSpec, param_specs
+from recforge.core.errors import PluginError, unknown_name
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "recforge"
+ALLOWLIST_ENV = "RECFORGE_LOAD_PLUGINS"
+HOOK_FOR_KIND = {
+    "encoder": "register_encoders",
+    "interaction": "register_interactions",
+    "ranker": "register_rankers",
+    "dataset": "register_datasets",
+}
+
+
+@dataclass
+class ComponentInfo:
+    """Catalogue entry for one component."""
+
+    name: str
+    kind: str
+    cls: type[Component]
+    plugin: str
+    plugin_version: str
+    version: str
+    params: list[ParamSpec]
+    doc: str
+
+    @property
+    def summary(self) -> str:
+        return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
+
+    def to_dict(self, full: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "plugin": self.plugin,
+            "plugin_version": self.plugin_version,
+            "version": self.version,
+            "summary": self.summary,
+        }
+        if full:
+            data["params"] = [p.to_dict() for p in self.params]
+            data["doc"] = self.doc
+        return data
+
+
+@dataclass
+class PluginRecord:
+    """A plugin that was found: where it came from, what it registered, or why it failed."""
+
+    name: str
+    version: str
+    origin: str  # "builtin" or "entrypoint"
+    components: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "origin": self.origin,
+            "components": list(self.components),
+            "error": self.error,
+        }
+
+
+class Registry:
+    """The plugin manager plus the catalogue of every registered component."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginRecord] = {}
+        self.components: dict[str, ComponentInfo] = {}
+
+    # ------------------------------------------------------------------ loading
+    def load_builtins(self) -> None:
+        from recforge.plugins import BUILTIN_PLUGINS
+
+        for module_name in BUILTIN_PLUGINS:
+            self.add_plugin(
+                module_name,
+                lambda m=module_name: importlib.import_module(m),
+                version=recforge.__version__,
+                origin="builtin",
+            )
+
+    def load_entrypoints(self) -> None:
+        allow = os.environ.get(ALLOWLIST_ENV)
+        allowed = None if allow is None else {a.strip() for a in allow.split(",") if a.strip()}
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = getattr(ep, "dist", None)
+            dist_name = dist.metadata["Name"] if dist is not None else ep.name
+            if allowed is not None and ep.name not in allowed and dist_name not in allowed:
+                continue
+            version = dist.version if dist is not None else "unknown"
+            self.add_plugin(ep.name, ep.load, version=version, origin="entrypoint")
+
+    def add_plugin(
+        self, name: str, load: Callable[[], Any], *, version: str, origin: str
+    ) -> PluginRecord:
+        """Import (via ``load``) and register one plugin; failures are recorded, not raised."""
+        record = PluginRecord(name=name, version=version, origin=origin)
+        self.plugins[name] = record
+        try:
+            plugin = load()
+            self.pm.register(plugin, name=name)
+        except Exception as err:  # noqa: BLE001 - isolation is the point
+            record.error = _one_line(err)
+            log.debug("plugin %s failed to load:\n%s", name, traceback.format_exc())
+            return record
+        self._collect(name, plugin)
+        return record
+
+    def _collect(self, name: str, plugin: Any) -> None:
+        record = self.plugins[name]
+        staged: list[ComponentInfo] = []
+        try:
+            for kind, hook_name in HOOK_FOR_KIND.items():
+                impl = getattr(plugin, hook_name, None)
+                if impl is None:
+                    continue
+
+                def register(cls: type, _kind: str = kind) -> None:
+                    staged.append(self._info(cls, _kind, record))
+
+                impl(register=register)
+        except Exception as err:  # noqa: BLE001
+            record.error = _one_line(err)
+            log.debug("plugin %s failed in a hook:\n%s", name, traceback.format_exc())
+            self.pm.unregister(plugin)
+            return
+        # all-or-nothing: a plugin with a duplicate name registers nothing
+        for info in staged:
+            other = self.components.get(info.name)
+            if other is not None or sum(i.name == info.name for i in staged) > 1:
+                owner = other.plugin if other is not None else name
+                record.error = str(
+                    PluginError(
+                        f"component name '{info.name}' is registered by both plugin "
+                        f"'{owner}' and plugin '{name}'",
+                        fix=f"rename the component in one of them, or uninstall one "
+                        f"(or leave it out of {ALLOWLIST_ENV})",
+                    )
+                )
+                self.pm.unregister(plugin)
+                return
+        for info in staged:
+            self.components[info.name] = info
+            record.components.append(info.name)
+
+    def _info(self, cls: type, kind: str, record: PluginRecord) -> ComponentInfo:
+        if not isinstance(cls, type) or not issubclass(cls, Component):
+            raise PluginError(
+                f"plugin '{record.name}' registered {cls!r}, which is not a recforge component",
+                fix="subclass Encoder, Interaction, Ranker or DatasetRecipe",
+            )
+        if not cls.name:
+            raise PluginError(
+                f"plugin '{record.name}' registered {cls.__name__} without a name",
+                fix="set the class attribute `name`",
+            )
+        if cls.kind != kind:
+            raise PluginError(
+                f"plugin '{record.name}' registered {cls.kind or 'a non-'} component '{cls.name}' "
+                f"through the {kind} hook",
+                fix=f"register it through {HOOK_FOR_KIND.get(cls.kind, 'the matching hook')}",
+            )
+        return ComponentInfo(
+            name=cls.name,
+            kind=kind,
+            cls=cls,
+            plugin=record.name,
+            plugin_version=record.version,
+            version=cls.version,
+            params=param_specs(cls.Params),
+            doc=(cls.__doc__ or "").strip(),
+        )
+
+    def unregister(self, name: str) -> None:
+        """Remove a plugin and its components (tests register and unregister plugins)."""
+        record = self.plugins.pop(name, None)
+        if record is None:
+            return
+        for comp in record.components:
+            self.components.pop(comp, None)
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin)
+
+    def register_module(self, module: ModuleType, name: str | None = None, version: str = "0") -> PluginRecord:
+        """Register an already-imported module or object as a plugin."""
+        return self.add_plugin(name or module.__name__, lambda: module, version=version, origin="manual")
+
+    # ------------------------------------------------------------------ catalogue
+    def get(self, name: str, kind: str | None = None) -> ComponentInfo:
+        """Look a component up by name; unknown names fail with a suggestion."""
+        info = self.components.get(name)
+        if info is None or (kind is not None and info.kind != kind):
+            choices = [c.name for c in self.components.values() if kind is None or c.kind == kind]
+            raise unknown_name(
+                kind or "component",
+                name,
+                choices,
+                fix=f"run `recforge components list{' --kind ' + kind if kind else ''}` to see them",
+            )
+        return info
+
+    def has(self, name: str, kind: str | None = None) -> bool:
+        info = self.components.get(name)
+        return info is not None and (kind is None or info.kind == kind)
+
+    def list(self, kind: str | None = None, pattern: str | None = None) -> list[ComponentInfo]:
+        """Components of ``kind`` (all kinds when None) whose name matches the wildcard ``pattern``."""
+        if kind is not None and kind not in KINDS:
+            raise unknown_name("component kind", kind, KINDS, fix=f"use one of {', '.join(KINDS)}")
+        out = [
+            c
+            for c in self.components.values()
+            if (kind is None or c.kind == kind) and (pattern is None or fnmatch.fnmatch(c.name, pattern))
+        ]
+        return sorted(out, key=lambda c: (KINDS.index(c.kind), c.name))
+
+    def plugin_list(self) -> list[PluginRecord]:
+        return sorted(self.plugins.values(), key=lambda p: (p.origin != "builtin", p.name))
+
+    def add_commands(self, cli: Any) -> None:
+        """Let every loaded plugin add CLI commands; a failing plugin is recorded, not fatal."""
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(cli=cli)
+            except Exception as err:  # noqa: BLE001
+                record = self.plugins.get(impl.plugin_name)
+                if record is not None:
+                    record.error = _one_line(err)
+
+    def versions(self, names: Iterable[str]) -> dict[str, str]:
+        """``{component: "plugin==version/component-version"}`` for the store and saved models."""
+        out = {}
+        for n in names:
+            info = self.components.get(n)
+            if info is not None:
+                out[n] = f"{info.plugin}=={info.plugin_version}/{info.version}"
+        return out
+
+
+def _one_line(err: BaseException) -> str:
+    text = f"{type(err).__name__}: {err}"
+    return " ".join(text.split())
+
+
+_REGISTRY: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, loaded on first use."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        reg = Registry()
+        reg.load_builtins()
+        reg.load_entrypoints()
+        _REGISTRY = reg
+    return _REGISTRY
+
+
+def reset_registry() -> None:
+    """Forget the loaded registry (next :func:`get_registry` reloads); for tests and installs."""
+    global _REGISTRY
+    _REGISTRY = None
