@@ -46,3 +46,36 @@ def pytest_configure(config: pytest.Config) -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+PG_ADMIN_URL = os.environ.get("RECFORGE_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> object:
+    """A uniquely named, empty PostgreSQL database for this test session (dropped afterwards).
+
+    Skips with the reason when psycopg or the server on 127.0.0.1:5432 is not available.
+    """
+    import uuid
+
+    try:
+        import psycopg  # noqa: F401
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+    except ImportError as err:
+        pytest.skip(f"PostgreSQL tests need psycopg: {err}")
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"recforge_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except Exception as err:  # noqa: BLE001 - any connection problem means "not reachable"
+        admin.dispose()
+        pytest.skip(f"PostgreSQL server not reachable at {PG_ADMIN_URL}: {type(err).__name__}")
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

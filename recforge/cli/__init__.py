@@ -50,6 +50,16 @@ class RecforgeGroup(click.Group):
         self._load()
         return super().get_command(ctx, cmd_name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Apply the one-line error contract here too, so click's CliRunner sees it."""
+        try:
+            return super().invoke(ctx)
+        except RecforgeError as err:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(err.exit_code)
+
 
 @click.group(cls=RecforgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(recforge.__version__, prog_name="recforge")

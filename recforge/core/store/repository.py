@@ -1,0 +1,277 @@
+"""The :class:`Store`: the one repository API the trainer, the CLI and the console use.
+
+Every method opens a short transaction and returns plain ORM objects that are detached from
+their session with everything a caller reads already loaded, so they stay usable after the
+call returns (``run.params``, ``run.metrics``, ``run.artifacts``, ``run.experiment_name``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from recforge.core.errors import StoreError, NotFoundError, unknown_name
+from recforge.core.store import artifacts as files
+from recforge.core.store import provenance
+from recforge.core.store.engine import database_url, make_engine, make_session_factory, redact
+from recforge.core.store.model_registry import ModelRegistryMixin
+from recforge.core.store.schema_check import ensure_schema
+from recforge.core.store.tables import RUN_STATUSES, Artifact, Experiment, Metric, Param, Run, utcnow
+
+#: allowed source statuses of each lifecycle transition
+_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "running": ("created", "interrupted", "failed"),
+    "finished": ("created", "running"),
+    "failed": ("created", "running", "interrupted"),
+    "interrupted": ("created", "running"),
+}
+STALE_ERROR = "process died (no heartbeat)"
+
+
+def to_json_safe(value: Any) -> Any:
+    """A JSON round-trip of ``value``; paths and other objects become strings."""
+    return json.loads(json.dumps(value, default=str))
+
+
+class Store(ModelRegistryMixin):
+    """Runs, metrics, artifacts, registered models, datasets and the text-cache index."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = make_session_factory(engine)
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, url: str | None = None, *, check_schema: bool = True) -> Store:
+        """Open ``url`` (default ``RECFORGE_DB`` or the SQLite file under ``RECFORGE_HOME``).
+
+        An empty database is migrated to the current schema; one behind the code raises
+        :class:`StoreError` asking for ``recforge db upgrade``.
+        """
+        engine = make_engine(database_url(url))
+        if check_schema:
+            try:
+                ensure_schema(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+        return cls(engine)
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password hidden."""
+        return redact(str(self.engine.url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction that commits on success and rolls back on error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    # ------------------------------------------------------------------ runs
+    def _run(self, session: Session, run_id: int) -> Run:
+        run = session.get(Run, int(run_id))
+        if run is None:
+            raise NotFoundError(f"run {run_id} does not exist", fix="see `recforge runs list`")
+        return run
+
+    def create_run(
+        self,
+        experiment: str,
+        name: str = "",
+        config: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        dataset: str = "",
+        model_summary: str = "",
+        components: Mapping[str, str] | None = None,
+        plugins: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Create a run in status ``created`` (the experiment is created on first use).
+
+        Host and code version are recorded here; ``plugins`` defaults to the versions of the
+        plugins loaded in this process.
+        """
+        if not experiment or not str(experiment).strip():
+            raise StoreError("a run needs an experiment name", fix="set `experiment:` in the config")
+        plugin_versions = dict(plugins) if plugins is not None else provenance.plugin_versions()
+        for attempt in range(2):
+            try:
+                with self.session() as session:
+                    exp = session.scalar(select(Experiment).where(Experiment.name == experiment))
+                    if exp is None:
+                        exp = Experiment(name=experiment)
+                        session.add(exp)
+                    run = Run(
+                        experiment=exp, name=name, status="created", config=to_json_safe(dict(config or {})),
+                        seed=seed, host=provenance.host(), code_version=provenance.code_version(),
+                        plugin_versions=to_json_safe(plugin_versions),
+                        component_versions=to_json_safe(dict(components or {})),
+                        dataset=dataset, model_summary=model_summary, params=[], metrics=[], artifacts=[],
+                    )
+                    session.add(run)
+                return run
+            except IntegrityError:
+                if attempt:  # a concurrent writer created the experiment; retry once
+                    raise
+        raise AssertionError("unreachable")
+
+    def _transition(self, run_id: int, status: str, **fields: Any) -> Run:
+        with self.session() as session:
+            run = self._run(session, run_id)
+            if run.status not in _TRANSITIONS[status]:
+                raise StoreError(
+                    f"run {run_id} is {run.status} and cannot become {status}",
+                    fix=f"only runs that are {' or '.join(_TRANSITIONS[status])} can",
+                )
+            run.status = status
+            for key, value in fields.items():
+                setattr(run, key, value)
+        return self.get_run(run_id)
+
+    def start_run(self, run_id: int) -> Run:
+        """Mark a run running (also resumes an interrupted or failed one)."""
+        now = utcnow()
+        return self._transition(run_id, "running", started_at=now, heartbeat_at=now, ended_at=None, error=None)
+
+    def finish_run(self, run_id: int) -> Run:
+        return self._transition(run_id, "finished", ended_at=utcnow())
+
+    def fail_run(self, run_id: int, error: str) -> Run:
+        return self._transition(run_id, "failed", ended_at=utcnow(), error=error)
+
+    def interrupt_run(self, run_id: int) -> Run:
+        return self._transition(run_id, "interrupted", ended_at=utcnow())
+
+    def heartbeat(self, run_id: int) -> None:
+        """Record that the run's process is alive (see :meth:`mark_stale_runs`)."""
+        with self.session() as session:
+            self._run(session, run_id).heartbeat_at = utcnow()
+
+    def mark_stale_runs(self, timeout_s: float) -> list[int]:
+        """Fail ``running`` runs whose last heartbeat is older than ``timeout_s``; return their ids."""
+        cutoff = utcnow() - dt.timedelta(seconds=timeout_s)
+        last_seen = func.coalesce(Run.heartbeat_at, Run.started_at, Run.created_at)
+        with self.session() as session:
+            ids = list(session.scalars(select(Run.id).where(Run.status == "running", last_seen < cutoff)))
+            if ids:
+                session.execute(
+                    update(Run).where(Run.id.in_(ids)).values(status="failed", error=STALE_ERROR, ended_at=utcnow())
+                )
+        return sorted(ids)
+
+    def log_params(self, run_id: int, params: Mapping[str, Any]) -> None:
+        """Store params (values as JSON); logging a key again replaces its value."""
+        with self.session() as session:
+            self._run(session, run_id)
+            for key, value in params.items():
+                session.merge(Param(run_id=int(run_id), key=str(key), value=json.dumps(to_json_safe(value))))
+
+    def log_metrics(self, run_id: int, metrics: Mapping[str, float], step: int = 0) -> None:
+        """Append metric values at ``step``; NaN is stored as NULL (SQLite cannot keep NaN)."""
+        rows = []
+        for key, value in metrics.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise StoreError(f"metric '{key}' of run {run_id} is {value!r}, not a number", fix="log numbers only") from None
+            rows.append(Metric(run_id=int(run_id), key=str(key), value=None if math.isnan(number) else number, step=int(step)))
+        with self.session() as session:
+            self._run(session, run_id)
+            session.add_all(rows)
+
+    def log_artifact(self, run_id: int, kind: str, path: str | Path) -> Artifact:
+        """Record a file or folder the run produced, with its sha256 and size."""
+        resolved = Path(path).expanduser().resolve()
+        sha, size = files.checksum(resolved)
+        with self.session() as session:
+            self._run(session, run_id)
+            artifact = Artifact(run_id=int(run_id), kind=kind, path=str(resolved), sha256=sha, size=size)
+            session.add(artifact)
+        return artifact
+
+    def _run_query(self) -> Any:
+        return select(Run).options(
+            selectinload(Run.params), selectinload(Run.metrics), selectinload(Run.artifacts)
+        )
+
+    def list_runs(self, experiment: str | None = None, status: str | None = None) -> list[Run]:
+        """Runs, newest first, optionally of one experiment and/or status."""
+        if status is not None and status not in RUN_STATUSES:
+            raise unknown_name("run status", status, RUN_STATUSES, fix=f"use one of {', '.join(RUN_STATUSES)}")
+        query = self._run_query().order_by(Run.id.desc())
+        if experiment is not None:
+            query = query.join(Run.experiment).where(Experiment.name == experiment)
+        if status is not None:
+            query = query.where(Run.status == status)
+        with self.session() as session:
+            return list(session.scalars(query).unique())
+
+    def get_run(self, run_id: int) -> Run:
+        """The run with params, metrics and artifacts loaded; :class:`NotFoundError` if missing."""
+        with self.session() as session:
+            run = session.scalars(self._run_query().where(Run.id == int(run_id))).first()
+            if run is None:
+                raise NotFoundError(f"run {run_id} does not exist", fix="see `recforge runs list`")
+            return run
+
+    def delete_run(self, run_id: int) -> None:
+        """Delete the run's rows (params, metrics, artifacts) and its artifact folder."""
+        with self.session() as session:
+            run = self._run(session, run_id)
+            for table in (Param, Metric, Artifact):
+                session.execute(delete(table).where(table.run_id == run.id))
+            session.delete(run)
+        files.remove_run_dir(int(run_id))
+
+    def get_metrics(self, run_id: int, key: str | None = None) -> list[Metric]:
+        """All metric values of a run ordered by key, step and logging order."""
+        query = select(Metric).where(Metric.run_id == int(run_id)).order_by(Metric.key, Metric.step, Metric.id)
+        if key is not None:
+            query = query.where(Metric.key == key)
+        with self.session() as session:
+            self._run(session, run_id)
+            return list(session.scalars(query))
+
+    def latest_metrics(self, run_id: int) -> dict[str, float]:
+        """``{key: value}`` at each key's highest step (the last one logged on ties)."""
+        latest: dict[str, float] = {}
+        for metric in self.get_metrics(run_id):  # ordered, so the last write per key wins
+            latest[metric.key] = metric.float_value
+        return latest
+
+    def experiments(self) -> list[str]:
+        with self.session() as session:
+            return list(session.scalars(select(Experiment.name).order_by(Experiment.name)))
+
+    def run_dir(self, run_id: int) -> Path:
+        """Folder for the run's artifacts (removed by :meth:`delete_run`)."""
+        return files.run_dir(run_id)
+
+    def find_runs(self, text: str) -> list[Run]:
+        """Runs whose name, experiment or model summary contains ``text`` (console search)."""
+        pattern = f"%{text}%"
+        query = (
+            self._run_query().join(Run.experiment)
+            .where(or_(Run.name.ilike(pattern), Experiment.name.ilike(pattern), Run.model_summary.ilike(pattern)))
+            .order_by(Run.id.desc())
+        )
+        with self.session() as session:
+            return list(session.scalars(query).unique())
