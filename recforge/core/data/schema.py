@@ -106,3 +106,67 @@ class FieldInfo:
     texts: list[str] = field(default_factory=list)
     text_template: str | None = None
     spec: FieldSpec | None = None
+
+
+# --------------------------------------------------------------------------- declarations
+
+NORMALIZERS: tuple[str, ...] = ("standard", "minmax", "log", "none")
+#: kinds whose values are looked up in a vocabulary (and so have ``vocab_size``)
+VOCAB_KINDS: tuple[str, ...] = ("categorical", "multi_categorical", "sequence")
+#: kinds stored as ragged values + offsets in a TensorTable
+RAGGED_KINDS: tuple[str, ...] = ("multi_categorical", "sequence")
+
+
+def field_spec_from_dict(raw: dict[str, Any] | FieldSpec, where: str = "data.fields") -> FieldSpec:
+    """Validate one field declaration (a config mapping) into a :class:`FieldSpec`.
+
+    Unknown keys, kinds, roles and normalisers fail with a one-line message, because a typo in
+    a schema otherwise surfaces much later as a confusing model error.
+    """
+    from recforge.core.errors import ConfigError, unknown_name
+
+    if isinstance(raw, FieldSpec):
+        spec = raw
+    else:
+        if not isinstance(raw, dict) or "name" not in raw or "kind" not in raw:
+            raise ConfigError(
+                f"{where}: field declaration {raw!r} needs at least 'name' and 'kind'",
+                fix="write e.g. {name: user_id, kind: categorical, role: user}",
+            )
+        known = set(FieldSpec.__dataclass_fields__)
+        for key in raw:
+            if key not in known:
+                raise unknown_name(f"key in field '{raw['name']}'", key, known, fix="fix the key name")
+        spec = FieldSpec(**raw)
+    if spec.kind not in FIELD_KINDS:
+        raise unknown_name(
+            f"field kind for field '{spec.name}'", str(spec.kind), FIELD_KINDS,
+            fix=f"use one of {', '.join(FIELD_KINDS)}",
+        )
+    if spec.kind == "label":
+        spec.role = "label"
+    if spec.role not in ROLES:
+        raise unknown_name(f"role for field '{spec.name}'", str(spec.role), ROLES, fix=f"use one of {', '.join(ROLES)}")
+    if spec.normalize not in NORMALIZERS:
+        raise unknown_name(
+            f"normalize for field '{spec.name}'", str(spec.normalize), NORMALIZERS,
+            fix=f"use one of {', '.join(NORMALIZERS)}",
+        )
+    for attr in ("max_len", "min_count", "hash_buckets", "buckets", "dim"):
+        if int(getattr(spec, attr)) < 0:
+            raise ConfigError(f"field '{spec.name}': {attr} is negative", fix=f"give {attr} >= 0")
+    return spec
+
+
+def field_info_to_dict(info: FieldInfo) -> dict[str, Any]:
+    """JSON-ready view of a fitted field (FeatureMap files, saved models)."""
+    data = asdict(info)
+    data["spec"] = info.spec.to_dict() if info.spec is not None else None
+    return data
+
+
+def field_info_from_dict(data: dict[str, Any]) -> FieldInfo:
+    """Inverse of :func:`field_info_to_dict`."""
+    data = dict(data)
+    spec = data.pop("spec", None)
+    return FieldInfo(**data, spec=FieldSpec(**spec) if spec else None)
