@@ -1,0 +1,131 @@
+"""A store with fixed contents for the console tests: runs, metrics, artifacts, models.
+
+Timestamps are pinned after filling (every DateTime column is rewritten) so screens render
+the same text on every run, which the SVG snapshots need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import DateTime, inspect, text
+
+from recforge.core.store import Store
+
+T0 = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.timezone.utc)
+
+CONFIG_A = {
+    "name": "lr",
+    "experiment": "ml100k-ctr",
+    "data": {"recipe": "files", "params": {"train": "train.csv"}},
+    "model": {"embedding_dim": 8, "interaction": "lr", "ranker": "ctr"},
+    "train": {"epochs": 3, "lr": 0.01, "batch_size": 1024},
+}
+CONFIG_B = {
+    **CONFIG_A,
+    "name": "deepfm",
+    "model": {"embedding_dim": 16, "interaction": "deepfm", "ranker": "ctr"},
+    "train": {"epochs": 3, "lr": 0.001, "batch_size": 1024},
+}
+#: valid.auc per epoch of the two finished runs (the chart and compare tests use them)
+AUC_A = [0.70, 0.74, 0.75]
+AUC_B = [0.72, 0.77, 0.79]
+LOGLOSS_A = [0.60, 0.57, 0.56]
+LOGLOSS_B = [0.58, 0.55, 0.53]
+
+ANALYSIS = {
+    "field_importance": {
+        "user_id": {"mean": 0.031, "low": 0.027, "high": 0.035},
+        "item_id": {"mean": 0.052, "low": 0.047, "high": 0.057},
+        "genres": {"mean": 0.012, "low": 0.009, "high": 0.015},
+        "age": {"mean": -0.001, "low": -0.002, "high": 0.000},
+    },
+    "pair_strength": {
+        "fields": ["user_id", "item_id", "genres", "age"],
+        "matrix": [
+            [0.0, 0.020, 0.004, 0.001],
+            [0.020, 0.0, 0.010, 0.000],
+            [0.004, 0.010, 0.0, 0.002],
+            [0.001, 0.000, 0.002, 0.0],
+        ],
+    },
+}
+
+
+def _run(store: Store, config: dict, auc: list[float], logloss: list[float], status: str) -> int:
+    run = store.create_run(
+        experiment=config["experiment"], name=config["name"], config=config, seed=2024,
+        dataset="files:3f2a9c", model_summary=f"{config['model']['interaction']}/ctr",
+    )
+    store.start_run(run.id)
+    store.log_params(run.id, {"embedding_dim": config["model"]["embedding_dim"], "lr": config["train"]["lr"]})
+    for epoch, (a, l) in enumerate(zip(auc, logloss), start=1):
+        store.log_metrics(run.id, {"valid.auc": a, "valid.logloss": l, "train.loss": l + 0.02}, step=epoch)
+    if status == "finished":
+        store.finish_run(run.id)
+    elif status == "failed":
+        store.fail_run(run.id, error="DataError: column 'rating' missing in train.csv")
+    elif status == "interrupted":
+        store.interrupt_run(run.id)
+    return int(run.id)
+
+
+def pin_timestamps(store: Store) -> None:
+    """Rewrite every timestamp: started/created = T0 + id minutes, ended = +95 s, heartbeat too."""
+    with store.engine.begin() as conn:
+        insp = inspect(conn)
+        for table in insp.get_table_names():
+            cols = [c["name"] for c in insp.get_columns(table) if isinstance(c["type"], DateTime)]
+            for col in cols:
+                conn.execute(text(f"UPDATE {table} SET {col} = :t WHERE {col} IS NOT NULL"), {"t": T0})
+        for col, offset in (("started_at", 0), ("created_at", 0), ("ended_at", 95), ("heartbeat_at", 95)):
+            rows = conn.execute(text(f"SELECT id FROM runs WHERE {col} IS NOT NULL")).fetchall()
+            for (run_id,) in rows:
+                value = T0 + dt.timedelta(minutes=run_id, seconds=offset)
+                conn.execute(text(f"UPDATE runs SET {col} = :t WHERE id = :i"), {"t": value, "i": run_id})
+
+
+def fill_store(store: Store) -> dict[str, int]:
+    """Four runs (finished x2, failed, running), an analysis on run A, one registered model."""
+    a = _run(store, CONFIG_A, AUC_A, LOGLOSS_A, "finished")
+    b = _run(store, CONFIG_B, AUC_B, LOGLOSS_B, "finished")
+    failed = _run(store, {**CONFIG_A, "name": "broken"}, [], [], "failed")
+    running = _run(store, {**CONFIG_B, "name": "live"}, AUC_B[:1], LOGLOSS_B[:1], "running")
+    analysis = store.run_dir(a) / "analysis.json"
+    analysis.parent.mkdir(parents=True, exist_ok=True)
+    analysis.write_text(json.dumps(ANALYSIS), encoding="utf-8")
+    store.log_artifact(a, kind="analysis", path=analysis)
+    store.register_model("ctr-lr", a, tags={"owner": "ops"})
+    store.register_model("ctr-lr", b)
+    store.record_dataset("ml100k-ctr", "3f2a9c0d11aa", {"train": 80000, "valid": 10000, "test": 10000})
+    pin_timestamps(store)
+    return {"a": a, "b": b, "failed": failed, "running": running}
+
+
+@pytest.fixture
+def store(recforge_env: Path):
+    """A fresh store under the test's RECFORGE_HOME."""
+    s = Store.open()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def filled(store: Store) -> SimpleNamespace:
+    """The fixed store contents plus the numbers tests check against."""
+    ids = fill_store(store)
+    return SimpleNamespace(
+        store=store, ids=ids, auc_a=AUC_A, auc_b=AUC_B, logloss_a=LOGLOSS_A, logloss_b=LOGLOSS_B,
+        config_a=CONFIG_A, config_b=CONFIG_B, analysis=ANALYSIS, t0=T0,
+    )
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Pilot tests run on asyncio (the anyio pytest plugin drives the async tests)."""
+    return "asyncio"

@@ -1,0 +1,89 @@
+"""Known-answer tests of the console's pure drawing and parsing functions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from recforge.console import formatting as fmt
+from recforge.console.analysis_view import field_importance, pair_matrix
+from recforge.console.launcher import progress_line
+from recforge.console.pip_runner import pip_command
+from recforge.console.services import metric_series, parse_tag
+from recforge.console.widgets.heatmap import cell_shade
+from recforge.console.widgets.importance_bars import Importance, bar
+from recforge.console.widgets.metric_chart import column_plot, sparkline
+from recforge.core.errors import ConfigError, PluginError
+
+
+def test_sparkline_maps_min_to_lowest_and_max_to_full_block() -> None:
+    assert sparkline([0.0, 0.5, 1.0]) == "▁▅█"  # 1 + round(0.5 * 7) = 5 -> ▅ (index 5)
+    assert sparkline([3.0, 3.0]) == "██"  # constant series: all full
+    assert sparkline([1.0, math.nan, 2.0]) == "▁ █"
+
+
+def test_column_plot_fills_in_eighths() -> None:
+    # height 2 -> 16 levels; min -> 1 eighth, max -> 16 eighths (both cells full)
+    assert column_plot([0.0, 1.0], 2) == [" █", "▁█"]
+    mid = column_plot([0.0, 0.5, 1.0], 2)  # 0.5 -> 1 + round(0.5 * 15) = 9 eighths: one full + 1
+    assert [row[1] for row in mid] == ["▁", "█"]
+
+
+def test_bar_and_shade_scale_to_the_maximum() -> None:
+    assert bar(1.0, 1.0, 4) == "████"
+    assert bar(0.5, 1.0, 4) == "██"
+    assert bar(1 / 16, 1.0, 4) == "▎"  # 1/16 of 32 eighths = 2 eighths: a quarter cell
+    assert bar(0.75, 1.0, 2) == "█▌"  # 12 eighths: one full cell and a half
+    assert bar(-0.1, 1.0, 4) == ""
+    assert cell_shade(0.5, 2.0) == 0.25 and cell_shade(-1, 2.0) == 0.0 and cell_shade(3, 2.0) == 1.0
+
+
+def test_formatting() -> None:
+    assert fmt.duration(42) == "42s" and fmt.duration(185) == "3m05s" and fmt.duration(3720) == "1h02m"
+    assert fmt.duration(None) == "" and fmt.metric(0.123456) == "0.1235" and fmt.metric(math.nan) == "nan"
+
+
+def test_analysis_shapes_are_read() -> None:
+    doc = {
+        "field_importance": [{"field": "a", "importance": 0.2, "ci": [0.1, 0.3]}, {"field": "b", "value": 0.1}],
+        "pair_strength": [{"fields": ["a", "b"], "strength": 0.5}, {"pair": ["b", "c"], "value": 0.25}],
+    }
+    imp = field_importance(doc)
+    assert imp == [Importance("a", 0.2, 0.1, 0.3), Importance("b", 0.1)]
+    pm = pair_matrix(doc)
+    assert pm is not None and pm.labels == ["a", "b", "c"]
+    assert pm.matrix[0][1] == pm.matrix[1][0] == 0.5 and pm.matrix[2][1] == 0.25 and pm.matrix[0][2] is None
+    assert pair_matrix({"pairwise": {"a|b": 1.0}}).matrix == [[None, 1.0], [1.0, None]]
+    assert field_importance({"importance": {"x": {"mean": 0.3, "low": 0.2, "high": 0.4}}}) == [
+        Importance("x", 0.3, 0.2, 0.4)
+    ]
+    assert field_importance({}) == [] and pair_matrix({}) is None
+
+
+def test_metric_series_keeps_last_value_per_step() -> None:
+    class M:
+        def __init__(self, key: str, step: int, value: float | None) -> None:
+            self.key, self.step, self.value = key, step, value
+
+    series = metric_series([M("a", 2, 0.2), M("a", 1, 0.1), M("a", 2, 0.3), M("b", 0, None)])
+    assert series["a"] == [(1, 0.1), (2, 0.3)]
+    assert math.isnan(series["b"][0][1])
+
+
+def test_tags_and_pip_commands_are_validated() -> None:
+    assert parse_tag("owner = ops") == ("owner", "ops") and parse_tag("-owner") == ("owner", None)
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_tag("nonsense")
+    argv = pip_command("uninstall", "recforge-demo")
+    assert argv[1:] == ["-m", "pip", "uninstall", "-y", "recforge-demo"]
+    with pytest.raises(PluginError, match="options are not allowed"):
+        pip_command("install", "--index-url=http://evil x")
+    with pytest.raises(PluginError, match="install or uninstall"):
+        pip_command("download", "x")
+
+
+def test_progress_line() -> None:
+    event = {"kind": "epoch", "epoch": 2, "epochs": 5, "loss": 0.4312, "samples_per_s": 1234.4,
+             "metrics": {"valid.auc": 0.78125, "train.loss": 0.4}}
+    assert progress_line(event) == "epoch 2/5 · loss 0.4312 · 1,234 samples/s · valid.auc 0.7812"
