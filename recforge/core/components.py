@@ -87,6 +87,22 @@ class Component:
     Params: ClassVar[type] = NoParams
 
 
+@dataclass
+class PrepareContext:
+    """What :meth:`Encoder.prepare` gets: run before training and after loading a saved model.
+
+    Args:
+        store: the run store (``recforge.core.store.Store``) or None; text encoders record
+            their cached vector shards in it.
+        device: where the model runs (``"cpu"``, ``"cuda"``, ...); precomputation runs there.
+        show_progress: show a progress bar for long precomputation (text encoding).
+    """
+
+    store: Any = None
+    device: Any = "cpu"
+    show_progress: bool = False
+
+
 class Encoder(nn.Module, Component):
     """Maps raw (already indexed) fields of a batch to field vectors ``[B, slots, D]``.
 
@@ -122,6 +138,9 @@ class Interaction(nn.Module, Component):
 
     kind = "interaction"
     output_dim: int = 0
+    #: True when the layer is meaningful on one flat field ``[B, 1, H]``, so composition may put
+    #: it after another layer in a ``stack`` (mlp, lr, crossnet, ...); field-pair layers are not
+    accepts_flat: bool = False
 
 
 class Ranker(nn.Module, Component):

@@ -1,0 +1,130 @@
+"""``text-lm``: a Hugging Face language model as the encoder of a text field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+from recforge.core.components import Encoder, PrepareContext, SharedTables, param
+from recforge.core.data.schema import FieldInfo
+from recforge.core.errors import ConfigError
+from recforge.plugins.encoders._common import batch_tensor, check_fields
+from recforge.plugins.encoders.lm_backend import LMBackend, hidden_size, transformer_layers
+from recforge.plugins.encoders.text_bank import LMParams, TextBank, TextProjection, apply_template
+
+
+class TextLMEncoder(Encoder):
+    """Encodes a text field (title, description, profile) with a language model.
+
+    **frozen** (default): every distinct text is encoded once, through the persistent text
+    cache (a second run, or another process, makes no model call), into a vector bank saved
+    with the model; training only learns the projection to ``D``. **finetune**: the top
+    ``finetune_layers`` transformer layers train too (at ``lm_lr``, see :meth:`param_groups`);
+    each batch runs the model on its distinct texts, pre-tokenised once.
+
+    Multi-column texts (``"{title}. Genres: {genres}"``) are built by the data layer from the
+    field's ``template:``; ``params.template`` wraps the result (e.g. ``"query: {text}"``).
+
+    Args:
+        model: local model folder or hub name ("" = offline all-MiniLM-L6-v2).
+        pooling: ``cls``, ``mean`` or ``last-token`` (decoder models).
+        max_length: truncate texts to this many tokens.
+        template: python format string over ``{text}``.
+        precision: frozen encoding in ``fp32``, ``int8`` (dynamic quantisation) or ``bf16``.
+        batch_size: most texts per encoding batch.
+        normalize: L2-normalise the LM vectors before projecting.
+        dropout: dropout on the LM vector before the projection.
+        rank: project through a frozen rank-r PCA basis of the bank first (0 = full linear).
+        mode: ``frozen`` or ``finetune``.
+        finetune_layers: finetune mode: how many top transformer layers train.
+        lm_lr: finetune mode: learning rate of the language model's layers.
+        proj_weight_decay: weight decay the trainer should give the projection.
+
+    Example:
+        model:
+          encoders:
+            title: {name: text-lm, params: {pooling: mean, dropout: 0.2, rank: 32}}
+    """
+
+    name = "text-lm"
+    field_kinds = ("text",)
+
+    @dataclass
+    class Params(LMParams):
+        mode: Literal["frozen", "finetune"] = param("frozen", "frozen vectors or fine-tuning")
+        finetune_layers: int = param(2, "finetune mode: top transformer layers that train")
+        lm_lr: float = param(2e-5, "finetune mode: learning rate of the language model")
+        proj_weight_decay: float = param(0.0, "weight decay for the projection (trainer hint)")
+
+    def __init__(self, fields: list[FieldInfo], dim: int, params: Params, tables: SharedTables) -> None:
+        super().__init__()
+        (self.field,) = check_fields(type(self), fields)[:1]
+        if not self.field.texts:
+            raise ConfigError(
+                f"text field '{self.field.name}' has no texts",
+                fix="fit the featuremap first (FieldInfo.texts lists the distinct texts)",
+            )
+        self.params = params
+        if params.mode == "frozen":
+            self.bank = TextBank(self.field.texts, params, self.field.name, self.field.text_template)
+            in_dim = self.bank.bank.shape[1]
+        else:
+            if params.precision != "fp32":
+                raise ConfigError(
+                    f"text field '{self.field.name}': finetune mode trains in fp32, not {params.precision}",
+                    fix="set precision: fp32 or mode: frozen",
+                )
+            self.lm = LMBackend(params.model, params.pooling, params.max_length, "fp32")
+            self.lm.lm.train()
+            layers = transformer_layers(self.lm.lm)
+            for p in self.lm.parameters():
+                p.requires_grad_(False)
+            for layer in list(layers)[len(layers) - params.finetune_layers :] if params.finetune_layers > 0 else []:
+                for p in layer.parameters():
+                    p.requires_grad_(True)
+            texts = apply_template(params.template, list(self.field.texts), self.field.name)
+            self.token_ids = self.lm.tokenize(texts)
+            in_dim = hidden_size(self.lm.model_id)
+        self.projection = TextProjection(in_dim, dim, params)
+
+    def prepare(self, context: Any) -> None:
+        """Frozen: fill the vector bank from the text cache (encoding only cache misses)."""
+        context = context if context is not None else PrepareContext()
+        if self.params.mode == "frozen":
+            self.bank.prepare(context)
+            self.projection.fit_basis(self.bank.bank)
+        else:
+            self.lm.to(context.device)
+            self.lm.device = torch.device(context.device)
+
+    def text_vectors(self, indices: Tensor) -> Tensor:
+        """LM vectors ``[*indices.shape, H]`` of text indices (before the projection)."""
+        if self.params.mode == "frozen":
+            return self.bank(indices)
+        flat = indices.reshape(-1).clamp(0, len(self.token_ids) - 1)
+        distinct, inverse = torch.unique(flat, return_inverse=True)
+        vectors = self.lm.embed_ids([self.token_ids[i] for i in distinct.tolist()])
+        empty = torch.tensor([not self.field.texts[i].strip() for i in distinct.tolist()], device=vectors.device)
+        vectors = vectors.masked_fill(empty.unsqueeze(1), 0.0)
+        return vectors[inverse].reshape(*indices.shape, -1)
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Optimizer groups with this encoder's own settings: the LM's layers at ``lm_lr``,
+        the projection with ``proj_weight_decay``. Keys absent from a group take the trainer's
+        defaults."""
+        groups: list[dict[str, Any]] = [
+            {"params": list(self.projection.parameters()), "weight_decay": self.params.proj_weight_decay}
+        ]
+        if self.params.mode == "finetune":
+            trainable = [p for p in self.lm.parameters() if p.requires_grad]
+            if trainable:
+                groups.append({"params": trainable, "lr": self.params.lm_lr})
+        return groups
+
+    def forward(self, batch: dict[str, Tensor], encoded: dict[str, Tensor]) -> Tensor:
+        idx = batch_tensor(batch, self.field).long()
+        return self.projection(self.text_vectors(idx)).unsqueeze(1)
+
