@@ -1,0 +1,171 @@
+"""``recforge train|resume|eval|quickstart`` and ``recforge runs rerun``: the main job.
+
+Every command calls the services of :mod:`recforge.core.experiment` and only renders: a table
+of metrics (or one JSON document with ``--json``). An interrupted run (Ctrl-C) prints how to
+resume it and exits with 130.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from recforge.cli._output import emit_json, emit_table
+from recforge.core import paths
+from recforge.core.config import apply_overrides, load_config, validate_config
+from recforge.core.experiment import RunInterrupted, RunResult, evaluate_run, resume_experiment, run_experiment
+from recforge.core.store import Store
+
+set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                          help="Override a config value by dotted key, e.g. train.epochs=3 (repeatable).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document last.")
+device_option = click.option("--device", default="cpu", show_default=True, help="Torch device.")
+
+
+def _render(result: RunResult, as_json: bool, title: str) -> None:
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    rows = [(split, name, f"{value:.4f}") for split, metrics in (("valid", result.valid), ("test", result.test))
+            for name, value in metrics.items()]
+    emit_table(f"{title}: run {result.run_id} (best epoch {result.best_epoch}, {result.seconds:.1f}s)",
+               ["split", "metric", "value"], rows)
+    click.echo(f"model saved to {result.model_dir}")
+
+
+def _guarded(action: Callable[[Store], RunResult]) -> RunResult:
+    """Run a training service; Ctrl-C ends the command with the resume hint and status 130."""
+    with Store.open() as store:
+        try:
+            return action(store)
+        except RunInterrupted as stop:
+            click.echo(f"run {stop.run_id} interrupted; continue it with `recforge resume {stop.run_id}`", err=True)
+            raise click.exceptions.Exit(130) from None
+
+
+@click.command("train")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False, path_type=Path))
+@set_option
+@click.option("--name", help="Run name (default: the config's name).")
+@json_option
+@device_option
+def train(config_path: Path, overrides: tuple[str, ...], name: str | None, as_json: bool, device: str) -> None:
+    """Train the model a CONFIG.yaml describes, evaluate it and store the run."""
+    config = load_config(config_path, list(overrides))
+    result = _guarded(lambda store: run_experiment(config, store, name=name, progress=not as_json, device=device))
+    _render(result, as_json, "trained")
+
+
+@click.command("resume")
+@click.argument("run_id", metavar="RUN", type=int)
+@json_option
+@device_option
+def resume(run_id: int, as_json: bool, device: str) -> None:
+    """Continue an interrupted or failed RUN from its last checkpoint."""
+    result = _guarded(lambda store: resume_experiment(run_id, store, progress=not as_json, device=device))
+    _render(result, as_json, "resumed")
+
+
+@click.command("eval")
+@click.argument("run_id", metavar="RUN", type=int)
+@click.option("--split", default="test", show_default=True, help="Split to evaluate on.")
+@json_option
+@device_option
+def eval_cmd(run_id: int, split: str, as_json: bool, device: str) -> None:
+    """Evaluate RUN's saved model on a split of its data."""
+    with Store.open() as store:
+        metrics = evaluate_run(run_id, store, split=split, device=device)
+    if as_json:
+        emit_json({"run_id": run_id, "split": split, split: metrics, "metrics": metrics})
+        return
+    emit_table(f"run {run_id} on {split}", ["metric", "value"], [(k, f"{v:.4f}") for k, v in metrics.items()])
+
+
+@click.command("rerun")
+@click.argument("run_id", metavar="RUN", type=int)
+@set_option
+@json_option
+@device_option
+def rerun(run_id: int, overrides: tuple[str, ...], as_json: bool, device: str) -> None:
+    """Train a new run with RUN's config (optionally changed with --set)."""
+    def action(store: Store) -> RunResult:
+        old = store.get_run(run_id)
+        config = apply_overrides(dict(old.config), list(overrides))
+        validate_config(config)
+        return run_experiment(config, store, name=f"{old.name} (rerun of {run_id})", progress=not as_json,
+                              device=device)
+
+    _render(_guarded(action), as_json, "rerun")
+
+
+def quickstart_config(epochs: int = 3) -> dict[str, Any]:
+    """Text-aware DeepFM on MovieLens-100k: the ml100k-ctr task files when present, else the
+    ``movielens-100k`` recipe with a random 8:1:1 split."""
+    task = paths.tasks_dir() / "ml100k-ctr"
+    fields = [
+        {"name": "label", "kind": "label"},
+        {"name": "user_id", "kind": "categorical", "role": "user"},
+        {"name": "item_id", "kind": "categorical", "role": "item"},
+        {"name": "gender", "kind": "categorical", "role": "user"},
+        {"name": "occupation", "kind": "categorical", "role": "user"},
+        {"name": "genres", "kind": "multi_categorical", "role": "item", "sep": "|"},
+        {"name": "item_text", "kind": "text", "role": "item", "template": "{title}. Genres: {genres}"},
+    ]
+    if (task / "train.csv").is_file():
+        data: dict[str, Any] = {"recipe": "files", "params": {s: str(task / f"{s}.csv") for s in ("train", "valid", "test")},
+                                "fields": fields}
+    else:
+        data = {"recipe": "movielens-100k", "split": {"method": "random", "ratios": [0.8, 0.1, 0.1], "seed": 2024}}
+    return {
+        "name": "quickstart-deepfm-text", "experiment": "quickstart", "data": data,
+        "model": {"embedding_dim": 16, "interaction": "deepfm", "ranker": "ctr",
+                  "fields": ["user_id", "item_id", "gender", "occupation", "genres", "item_text"],
+                  "encoders": {"item_text": {"name": "text-lm"}}},
+        "train": {"lr": 2e-3, "batch_size": 1024, "epochs": epochs, "patience": 1, "seed": 2024},
+        "eval": {"metrics": ["auc", "gauc", "logloss"]},
+    }
+
+
+@click.command("quickstart")
+@click.option("--epochs", default=3, show_default=True, help="Training epochs.")
+@click.option("--user", default=None, help="User to recommend for (default: the first user).")
+@json_option
+def quickstart(epochs: int, user: str | None, as_json: bool) -> None:
+    """Train a text-aware DeepFM (MiniLM over titles and genres) on MovieLens-100k,
+    store the run, print test metrics and one user's top-10 with titles."""
+    from recforge.core.recommend import Recommender
+    from recforge.core.saved_model import load_model
+
+    config = quickstart_config(epochs)
+    result = _guarded(lambda store: run_experiment(config, store, progress=not as_json))
+    rec = Recommender(load_model(result.model_dir))
+    raw_user = user if user is not None else rec.data.featuremap.raw_of(rec.data.user_field, [2])[0]
+    top = rec.recommend(raw_user, k=10, exclude_seen=True)
+    if as_json:
+        emit_json({**result.to_dict(), "user": raw_user, "recommendations": top})
+        return
+    _render(result, False, "quickstart")
+    emit_table(f"top-10 for user {raw_user} (unseen items)", ["rank", "item", "title", "score"],
+               [(r["rank"], r["item"], r.get("title", ""), f"{r['score']:.3f}") for r in top])
+    click.echo(
+        "\nnext:\n"
+        f"  recforge recommend {result.run_id} --user {raw_user} -k 10 --exclude-seen\n"
+        f"  recforge similar {result.run_id} --item {top[0]['item'] if top else 1} -k 10\n"
+        "  recforge train examples/configs/ml100k-ctr-deepfm.yaml --set train.epochs=5\n"
+        "  recforge runs list        recforge components list --kind interaction"
+    )
+
+
+def _attach_rerun() -> None:
+    from recforge.cli.runs import runs
+
+    if "rerun" not in runs.commands:
+        runs.add_command(rerun)
+
+
+_attach_rerun()
+
+COMMANDS = [train, resume, eval_cmd, quickstart]

@@ -1,0 +1,293 @@
+"""One experiment end to end: prepare data, build, train, evaluate, save, record.
+
+:func:`run_experiment` is the single service behind ``recforge train``, ``runs rerun``, the
+console launcher and ``quickstart``; :func:`resume_experiment` continues an interrupted run
+from its last checkpoint and :func:`evaluate_run` re-evaluates a saved model. The run's status
+in the store always reflects what happened: ``finished``, ``interrupted`` (Ctrl-C or a
+cancellation from the event callback; the last checkpoint is kept) or ``failed`` (with the
+error's one-line message).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from recforge.core.components import PrepareContext
+from recforge.core.errors import ConfigError
+from recforge.core.model import build_model, component_names
+from recforge.core.model_api import is_trainable, neg_key
+from recforge.core.registry import get_registry
+from recforge.core.saved_model import save_model
+from recforge.core.train import Trainer, TrainEvent, TrainingInterrupted, TrainResult, TrainSettings, fit_without_gradients
+
+log = logging.getLogger(__name__)
+
+POINTWISE_DEFAULT = ("auc", "gauc", "logloss")
+RATING_DEFAULT = ("rmse", "mae")
+RANKING_DEFAULT = ("ndcg@10", "recall@10", "mrr@10", "hit@10")
+
+
+@dataclass
+class RunResult:
+    """What a finished (or resumed) run produced."""
+
+    run_id: int
+    status: str
+    valid: dict[str, float] = field(default_factory=dict)
+    test: dict[str, float] = field(default_factory=dict)
+    best_epoch: int | None = None
+    epochs_run: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    model_dir: Path | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "status": self.status, "valid": self.valid, "test": self.test,
+                "best_epoch": self.best_epoch, "epochs_run": self.epochs_run,
+                "model_dir": str(self.model_dir) if self.model_dir else None, "seconds": round(self.seconds, 2)}
+
+
+class RunInterrupted(TrainingInterrupted):
+    """A run was interrupted; carries its id so the CLI can say how to resume it."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(f"run {run_id} interrupted")
+        self.run_id = run_id
+
+
+# --------------------------------------------------------------------------- evaluation
+def metric_names(config: dict[str, Any], task: str) -> list[str]:
+    """``eval.metrics`` or the task's defaults; lower-case."""
+    names = (config.get("eval") or {}).get("metrics")
+    if not names:
+        names = RATING_DEFAULT if task == "rating" else POINTWISE_DEFAULT if task == "pointwise" else RANKING_DEFAULT
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    return [str(n).lower() for n in names]
+
+
+@torch.no_grad()
+def predict_table(model: Any, table: Any, batch_size: int = 16384, device: Any = "cpu") -> torch.Tensor:
+    """``model.predict`` over every row of a TensorTable, in order."""
+    model.eval()
+    outs = [model.predict({k: v.to(device) for k, v in b.items()}).float().cpu()
+            for b in table.iter_batches(batch_size)]
+    return torch.cat(outs) if outs else torch.zeros(0)
+
+
+def evaluate(model: Any, prepared: Any, split: str, config: dict[str, Any], device: Any = "cpu") -> dict[str, float]:
+    """Metrics of ``model`` on ``prepared.splits[split]``: pointwise ones from predictions,
+    ranking ones (``name@k``) by full ranking (RecBole protocol) or sampled ranking."""
+    from recforge.core.metrics import compute_metrics
+    from recforge.core.ranking_eval import evaluate_full_ranking, evaluate_sampled
+
+    names = metric_names(config, getattr(model, "task", "pointwise"))
+    pointwise = [n for n in names if "@" not in n]
+    ranking = [n for n in names if "@" in n]
+    table = prepared.splits[split]
+    out: dict[str, float] = {}
+    eval_cfg = config.get("eval") or {}
+    if pointwise:
+        if not prepared.label:
+            raise ConfigError(f"metrics {pointwise} need a label field", fix="use ranking metrics such as ndcg@10")
+        batch_size = int((config.get("train") or {}).get("eval_batch_size", 16384))
+        preds = predict_table(model, table, batch_size, device)
+        cols = table.batch(torch.arange(table.num_rows)) if "gauc" in pointwise else None
+        labels = table.dense[prepared.label] if hasattr(table, "dense") and prepared.label in table.dense \
+            else table.batch(torch.arange(table.num_rows))[prepared.label]
+        groups = cols[prepared.user_field].numpy() if cols is not None and prepared.user_field else None
+        out.update(compute_metrics(pointwise, labels.numpy(), preds.numpy(), groups=groups))
+    if ranking:
+        if eval_cfg.get("protocol", "full") == "sampled":
+            out.update(evaluate_sampled(model, prepared, split, ks=(), metrics=ranking, device=device,
+                                        num_negatives=int(eval_cfg.get("num_negatives", 100))))
+        else:
+            out.update(evaluate_full_ranking(model, prepared, split, ks=(), metrics=ranking, device=device))
+    return {k.lower(): float(v) for k, v in out.items()}
+
+
+# --------------------------------------------------------------------------- negatives
+def negative_adder(model: Any, prepared: Any, config: dict[str, Any]) -> Callable[..., Any] | None:
+    """Batch hook adding ``neg_<item>`` for pairwise/retrieval models, else None.
+
+    One negative per row from the data layer's :class:`NegativeSampler` (``uniform`` or
+    ``popularity`` per ``data.negatives.method``), never one of the user's training
+    positives. Each batch reseeds the sampler from the epoch's generator, so a resumed run
+    draws exactly the negatives an uninterrupted one would.
+    """
+    if getattr(model, "task", "pointwise") not in ("pairwise", "retrieval") or not prepared.item_field:
+        return None
+    from recforge.core.data.sampling import NegativeSampler
+
+    fields = prepared.fields if isinstance(prepared.fields, dict) else {f.name: f for f in prepared.fields}
+    n_items = int(fields[prepared.item_field].vocab_size)
+    train = prepared.splits["train"]
+    rows = train.batch(torch.arange(train.num_rows))
+    users, items = rows[prepared.user_field], rows[prepared.item_field]
+    if prepared.label and prepared.label in rows:
+        positive = rows[prepared.label] > 0
+        users, items = users[positive], items[positive]
+    method = str(((config.get("data") or {}).get("negatives") or {}).get("method", "uniform"))
+    counts = np.bincount(items.numpy(), minlength=n_items) if method == "popularity" else None
+    sampler = NegativeSampler(n_items, method=method, counts=counts)  # type: ignore[arg-type]
+    sampler.set_positives(users, items)
+    key = neg_key(prepared.item_field)
+
+    def add(batch: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
+        if key in batch:
+            return batch
+        sampler.rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
+        ids = batch[prepared.user_field].cpu()
+        neg = sampler.sample(ids, 1)[:, 0].to(batch[prepared.item_field].device)
+        return {**batch, key: neg}
+
+    return add
+
+
+# --------------------------------------------------------------------------- runs
+def _setup(settings: TrainSettings) -> None:
+    if settings.threads:
+        torch.set_num_threads(int(settings.threads))
+    torch.manual_seed(settings.seed)
+    np.random.seed(settings.seed % (2**32))
+    if settings.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _flat(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flat(f"{prefix}.{k}" if prefix else str(k), v, out)
+    else:
+        out[prefix] = value
+    return out
+
+
+def model_summary(config: dict[str, Any]) -> str:
+    """Short ``interaction/ranker`` description for run lists."""
+    model = config.get("model") or {}
+    ranker = model.get("ranker", "ctr")
+    ranker = ranker if isinstance(ranker, str) else ranker.get("name", "?")
+    inter = model.get("interaction")
+    inter = inter if isinstance(inter, str) or inter is None else inter.get("name", "composed")
+    return f"{inter}/{ranker}" if inter else ranker
+
+
+def _prepare(config: dict[str, Any], store: Any, device: Any) -> tuple[Any, Any]:
+    from recforge.core.data import prepare_data
+
+    prepared = prepare_data(config["data"], store=store)
+    model = build_model(config, prepared)
+    model.to(device)
+    model.prepare(PrepareContext(store=store, device=device, show_progress=True))
+    return prepared, model
+
+
+def run_experiment(config: dict[str, Any], store: Any, *, name: str | None = None,
+                   on_event: Callable[[TrainEvent], Any] | None = None, progress: bool = True,
+                   device: str = "cpu") -> RunResult:
+    """Prepare, build, train, evaluate (valid + test), save the model and finish the run.
+
+    Args:
+        config: a validated experiment config.
+        store: the run store.
+        name: run name (default: the config's ``name`` or the model summary).
+        on_event: trainer progress callback (may cancel).
+        progress: draw the rich progress bar on a terminal.
+        device: torch device.
+
+    Raises:
+        RunInterrupted: Ctrl-C or cancellation; the run is marked ``interrupted``.
+    """
+    settings = TrainSettings.from_config(config.get("train"))
+    _setup(settings)
+    prepared, model = _prepare(config, store, device)
+    versions = get_registry().versions(component_names(config, model))
+    run = store.create_run(
+        experiment=str(config.get("experiment") or "default"),
+        name=name or str(config.get("name") or model_summary(config)), config=config, seed=settings.seed,
+        dataset=f"{(config['data'] or {}).get('recipe', 'files')}:{str(getattr(prepared, 'fingerprint', ''))[:12]}",
+        model_summary=model_summary(config), components=versions)
+    store.start_run(run.id)
+    store.log_params(run.id, _flat("", {"train": config.get("train") or {}, "model": config.get("model") or {}}, {}))
+    return _train_and_finish(run.id, config, prepared, model, settings, store, versions,
+                             on_event=on_event, progress=progress, device=device, resume=False)
+
+
+def resume_experiment(run_id: int, store: Any, *, on_event: Callable[[TrainEvent], Any] | None = None,
+                      progress: bool = True, device: str = "cpu") -> RunResult:
+    """Continue an interrupted or failed run from its last checkpoint (same config, same seed)."""
+    run = store.get_run(run_id)
+    if run.status == "finished":
+        raise ConfigError(f"run {run_id} already finished", fix=f"use `recforge runs rerun {run_id}` to train it again")
+    config = dict(run.config)
+    settings = TrainSettings.from_config(config.get("train"))
+    _setup(settings)
+    prepared, model = _prepare(config, store, device)
+    versions = get_registry().versions(component_names(config, model))
+    store.start_run(run_id)
+    return _train_and_finish(run_id, config, prepared, model, settings, store, versions,
+                             on_event=on_event, progress=progress, device=device, resume=True)
+
+
+def _train_and_finish(run_id: int, config: dict[str, Any], prepared: Any, model: Any, settings: TrainSettings,
+                      store: Any, versions: dict[str, str], *, on_event: Any, progress: bool, device: Any,
+                      resume: bool) -> RunResult:
+    started = time.perf_counter()
+    run_dir = Path(store.run_dir(run_id))
+    try:
+        result = _fit(model, prepared, config, settings, store, run_id, run_dir, on_event, progress, device, resume)
+        valid = {}
+        if result.best_epoch is not None:
+            best = next(h for h in result.history if h["epoch"] == result.best_epoch)
+            valid = {k[len("valid."):]: v for k, v in best.items() if k.startswith("valid.")}
+        if not valid and "valid" in prepared.splits:
+            valid = evaluate(model, prepared, "valid", config, device)
+        test = evaluate(model, prepared, "test", config, device) if "test" in prepared.splits else {}
+        final = {**{f"valid.{k}": v for k, v in valid.items()}, **{f"test.{k}": v for k, v in test.items()}}
+        store.log_metrics(run_id, final, step=result.best_epoch or result.epochs_run)
+        model_dir = save_model(model, prepared, config, run_dir / "model", versions)
+        store.log_artifact(run_id, kind="model", path=model_dir)
+        store.finish_run(run_id)
+    except KeyboardInterrupt:
+        store.interrupt_run(run_id)
+        raise RunInterrupted(run_id) from None
+    except Exception as err:
+        store.fail_run(run_id, error=" ".join(f"{type(err).__name__}: {err}".split())[:2000])
+        raise
+    return RunResult(run_id, "finished", valid, test, result.best_epoch, result.epochs_run, result.history,
+                     model_dir, time.perf_counter() - started)
+
+
+def _fit(model: Any, prepared: Any, config: dict[str, Any], settings: TrainSettings, store: Any, run_id: int,
+         run_dir: Path, on_event: Any, progress: bool, device: Any, resume: bool) -> TrainResult:
+    if not is_trainable(model):
+        return fit_without_gradients(model, prepared)
+    has_valid = "valid" in prepared.splits and prepared.splits["valid"].num_rows > 0
+    trainer = Trainer(
+        model, prepared.splits["train"], settings,
+        evaluate=(lambda m: evaluate(m, prepared, "valid", config, device)) if has_valid else None,
+        checkpoint_dir=run_dir / "checkpoints", store=store, run_id=run_id, on_event=on_event,
+        add_negatives=negative_adder(model, prepared, config), progress=progress, device=device)
+    return trainer.fit(resume=resume)
+
+
+def evaluate_run(run_id: int, store: Any, split: str = "test", device: str = "cpu") -> dict[str, float]:
+    """Re-evaluate a run's saved model on one split of its (re-prepared) data."""
+    from recforge.core.data import prepare_data
+    from recforge.core.saved_model import load_model
+
+    loaded = load_model(Path(store.run_dir(run_id)) / "model", store=store, device=device)
+    prepared = prepare_data(loaded.config["data"], store=store)
+    if split not in prepared.splits:
+        raise ConfigError(f"the data of run {run_id} has no '{split}' split",
+                          fix=f"use one of {', '.join(prepared.splits)}")
+    return evaluate(loaded.model, prepared, split, loaded.config, device)

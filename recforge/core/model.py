@@ -1,0 +1,371 @@
+"""Model assembly: encoders -> interaction -> head ranker, from the config's ``model`` section.
+
+``build_model(config, prepared)`` is the one place a config turns into a
+:class:`~recforge.core.model_api.RecommenderModel`:
+
+* a **standalone ranker** (class attribute ``standalone = True``: bpr, two-tower, mf, ...)
+  builds itself through ``Ranker.from_prepared(prepared, model_cfg, params)``;
+* otherwise a :class:`RecModel` is composed: one encoder per field (default by field kind,
+  overridden by ``model.encoders.<field>: {name, params}``), their outputs stacked into
+  ``[B, F, D]`` (encoders with ``depends_on`` run after their dependencies), the interaction
+  from :func:`recforge.core.composition.build_interaction`, and a head ranker (``ctr`` by
+  default) mapping ``[B, H]`` to raw scores ``[B]``.
+
+``RecModel`` keeps small per-user and per-item feature lookups (buffers saved with the
+weights), so that a saved model can score any (user, item) pair for top-K without the
+training data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from recforge.core.components import Encoder, Ranker, SharedTables, build_params
+from recforge.core.errors import ConfigError
+from recforge.core.registry import Registry, get_registry
+
+#: default encoder per field kind (``model.encoders.<field>`` overrides)
+DEFAULT_ENCODERS: dict[str, str] = {
+    "categorical": "categorical",
+    "numeric": "numeric",
+    "multi_categorical": "multi_categorical",
+    "sequence": "sequence",
+    "text": "text-lm",
+    "vector": "vector",
+}
+DEFAULT_DIM = 16
+DEFAULT_RANKER = "ctr"
+#: (user, item) pairs scored per forward pass in :meth:`RecModel.score_items`
+PAIR_CHUNK = 1 << 16
+
+
+def component_spec(spec: Any, where: str) -> tuple[str, dict[str, Any]]:
+    """Normalise ``name`` or ``{name, params}`` into ``(name, params)``."""
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, dict) and isinstance(spec.get("name"), str):
+        extra = set(spec) - {"name", "params"}
+        if extra:
+            raise ConfigError(
+                f"{where}: unexpected keys {sorted(extra)}", fix="write {name: ..., params: {...}}"
+            )
+        return spec["name"], dict(spec.get("params") or {})
+    raise ConfigError(f"{where}: {spec!r} is not a component name or {{name, params}}",
+                      fix="write a name, or {name: ..., params: {...}}")
+
+
+def fields_of(prepared: Any) -> dict[str, Any]:
+    """``prepared.fields`` as a name -> FieldInfo mapping (lists are accepted too)."""
+    fields = prepared.fields
+    if isinstance(fields, dict):
+        return dict(fields)
+    return {f.name: f for f in fields}
+
+
+def _topological(order: list[str], deps: dict[str, tuple[str, ...]]) -> list[str]:
+    """Execution order honouring ``depends_on``; cycles and unknown fields fail clearly."""
+    done: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            raise ConfigError(f"encoders depend on each other in a cycle: {' -> '.join(chain + (name,))}",
+                              fix="remove one of the depends_on links")
+        state[name] = 1
+        for dep in deps.get(name, ()):
+            if dep not in deps:
+                raise ConfigError(f"encoder of field '{name}' depends on field '{dep}', which is not encoded",
+                                  fix=f"add '{dep}' to the model's fields")
+            visit(dep, chain + (name,))
+        state[name] = 2
+        done.append(name)
+
+    for name in order:
+        visit(name, ())
+    return done
+
+
+class RecModel(nn.Module):
+    """A composed model: per-field encoders -> one interaction -> a head ranker.
+
+    Args:
+        encoders: field name -> built encoder, in slot order.
+        tables: the shared embedding tables the encoders draw from.
+        interaction: maps ``[B, F, D]`` to ``[B, H]``.
+        head: a head :class:`Ranker` mapping ``[B, H]`` to raw scores ``[B]``.
+        fields: field name -> FieldInfo of every data field (label included).
+        user_field / item_field: names of the user-id and item-id fields, or None.
+
+    Example:
+        model = build_model(config, prepared)
+        probs = model.predict(prepared.splits["test"].batch(torch.arange(8)))
+    """
+
+    def __init__(self, encoders: dict[str, Encoder], tables: SharedTables, interaction: nn.Module,
+                 head: Ranker, fields: dict[str, Any], user_field: str | None,
+                 item_field: str | None) -> None:
+        super().__init__()
+        self.encoders = nn.ModuleDict(encoders)
+        self.shared_tables = tables.tables
+        self.interaction = interaction
+        self.head = head
+        self.task: str = head.task
+        self.fields = fields
+        self.user_field = user_field
+        self.item_field = item_field
+        deps = {name: tuple(getattr(enc, "depends_on", ()) or ()) for name, enc in encoders.items()}
+        self.slot_order = list(encoders)
+        self.exec_order = _topological(self.slot_order, deps)
+        self.field_names: list[str] = []
+        for name, enc in encoders.items():
+            n = int(getattr(enc, "n_slots", 1))
+            self.field_names += [name] if n == 1 else [f"{name}[{i}]" for i in range(n)]
+        self._lookup_keys: dict[str, list[str]] = {"user": [], "item": [], "ctx": []}
+
+    # ----------------------------------------------------------------- forward paths
+    def _encode(self, batch: dict[str, Tensor], names: Iterable[str] | None = None) -> dict[str, Tensor]:
+        wanted = None if names is None else set(names)
+        encoded: dict[str, Tensor] = {}
+        for name in self.exec_order:
+            if wanted is None or name in wanted:
+                encoded[name] = self.encoders[name](batch, encoded)
+        return encoded
+
+    def field_vectors(self, batch: dict[str, Tensor]) -> Tensor:
+        """``[B, F, D]`` stacked field vectors, one slot per entry of :attr:`field_names`."""
+        encoded = self._encode(batch)
+        return torch.cat([encoded[name] for name in self.slot_order], dim=1)
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        """Raw head scores ``[B]`` (logits for CTR)."""
+        return self.head(self.interaction(self.field_vectors(batch)))
+
+    def training_loss(self, batch: dict[str, Tensor]) -> Tensor:
+        """The head's loss on one batch."""
+        return self.head.loss(self(batch), batch)
+
+    def predict(self, batch: dict[str, Tensor]) -> Tensor:
+        """``[B]`` predictions: probabilities for CTR, ratings for rating heads."""
+        raw = self(batch)
+        output = getattr(self.head, "output", None)
+        return output(raw) if callable(output) else raw
+
+    def prepare(self, context: Any) -> None:
+        """Let every encoder (and the interaction/head when they care) precompute state."""
+        for module in [*self.encoders.values(), self.interaction, self.head]:
+            hook = getattr(module, "prepare", None)
+            if callable(hook):
+                hook(context)
+
+    # ----------------------------------------------------------------- per-entity lookups
+    def attach_lookups(self, tensors: dict[str, Tensor]) -> None:
+        """Install feature lookups (``lookup_<role>__<field>`` buffers) for scoring pairs."""
+        for key, value in tensors.items():
+            role, _, name = key[len("lookup_"):].partition("__")
+            if key in self._buffers:
+                self._buffers[key] = value
+            else:
+                self.register_buffer(key, value)
+            if name not in self._lookup_keys[role]:
+                self._lookup_keys[role].append(name)
+
+    def build_lookups(self, prepared: Any) -> None:
+        """Derive the user, item and context lookups from the prepared data."""
+        self.attach_lookups(feature_lookups(prepared, self.slot_order, self.user_field, self.item_field))
+
+    def has_pair_scoring(self) -> bool:
+        return bool(self.user_field and self.item_field and self._lookup_keys["item"])
+
+    def num_items(self) -> int:
+        return int(getattr(self, f"lookup_item__{self.item_field}").shape[0])
+
+    def pair_batch(self, users: Tensor, items: Tensor) -> dict[str, Tensor]:
+        """A batch of ``(users[j], items[j])`` rows assembled from the lookups."""
+        batch: dict[str, Tensor] = {}
+        for name in self._lookup_keys["ctx"]:
+            row = getattr(self, f"lookup_ctx__{name}")
+            batch[name] = row.expand(users.shape[0], *row.shape[1:])
+        for name in self._lookup_keys["user"]:
+            batch[name] = getattr(self, f"lookup_user__{name}")[users]
+        for name in self._lookup_keys["item"]:
+            batch[name] = getattr(self, f"lookup_item__{name}")[items]
+        return batch
+
+    @torch.no_grad()
+    def score_items(self, users: Tensor, items: Tensor | None = None) -> Tensor:
+        """``[U, I]`` predictions for every (user, item) pair, in chunks of whole users."""
+        if not self.has_pair_scoring():
+            raise NotImplementedError("this model has no user and item fields to pair up")
+        device = next(iter(self._buffers.values())).device
+        users = users.to(device)
+        items = torch.arange(self.num_items(), device=device) if items is None else items.to(device)
+        n_items = items.shape[0]
+        out = torch.empty(users.shape[0], n_items, device=device)
+        per_chunk = max(1, PAIR_CHUNK // max(n_items, 1))
+        for start in range(0, users.shape[0], per_chunk):
+            chunk = users[start:start + per_chunk]
+            u = chunk.repeat_interleave(n_items)
+            it = items.repeat(chunk.shape[0])
+            out[start:start + chunk.shape[0]] = self.predict(self.pair_batch(u, it)).view(chunk.shape[0], n_items)
+        return out
+
+    @torch.no_grad()
+    def item_vectors(self, kinds: tuple[str, ...] | None = None) -> Tensor:
+        """``[I, d]``: the item-role field vectors of every item index, flattened.
+
+        Args:
+            kinds: only fields of these kinds (e.g. ``("text",)`` for text vectors).
+        """
+        names = [n for n in self._lookup_keys["item"] if n in self.encoders
+                 and (kinds is None or self.fields[n].kind in kinds)]
+        if not names or not self.item_field:
+            raise NotImplementedError("this model has no item fields" + (f" of kind {kinds}" if kinds else ""))
+        idx = torch.arange(self.num_items(), device=getattr(self, f"lookup_item__{self.item_field}").device)
+        batch = {n: getattr(self, f"lookup_item__{n}")[idx] for n in self._lookup_keys["item"]}
+        encoded = self._encode(batch, names)
+        return torch.cat([encoded[n].flatten(1) for n in names], dim=1)
+
+
+def feature_lookups(prepared: Any, encoded: list[str], user_field: str | None,
+                    item_field: str | None) -> dict[str, Tensor]:
+    """Per-user / per-item rows of each encoded field, scattered by id index.
+
+    Items come from ``prepared.items`` when the data layer provides it (cold items included),
+    otherwise from the training split; users always from the training split (their features
+    are constant per user). Context fields get one all-padding row.
+    """
+    if not user_field or not item_field:
+        return {}
+    fields = fields_of(prepared)
+    train = prepared.splits["train"]
+    rows = train.batch(torch.arange(train.num_rows))
+    out: dict[str, Tensor] = {}
+    item_rows = rows
+    items_table = getattr(prepared, "items", None)
+    if items_table is not None:
+        item_rows = items_table.batch(torch.arange(items_table.num_rows))
+    sources = {"user": (rows, user_field), "item": (item_rows, item_field)}
+    for name in encoded:
+        role = fields[name].role if fields[name].role in ("user", "item") else "ctx"
+        if role == "ctx":
+            out[f"lookup_ctx__{name}"] = torch.zeros_like(rows[name][:1])
+            continue
+        src, id_field = sources[role]
+        if name not in src:
+            src, id_field = rows, sources[role][1]
+        size = int(fields[id_field].vocab_size)
+        ids = src[id_field]
+        table = torch.zeros((size, *src[name].shape[1:]), dtype=src[name].dtype)
+        table[ids] = src[name]
+        out[f"lookup_{role}__{name}"] = table
+    return out
+
+
+def _ranker_spec(model_cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return component_spec(model_cfg.get("ranker", DEFAULT_RANKER), "model.ranker")
+
+
+def encoded_fields(model_cfg: dict[str, Any], fields: dict[str, Any]) -> list[str]:
+    """Fields the model encodes: ``model.fields`` when given, else every non-label field."""
+    chosen = model_cfg.get("fields")
+    if chosen is None:
+        return [n for n, f in fields.items() if f.kind != "label" and f.role != "label"]
+    for name in chosen:
+        if name not in fields:
+            from recforge.core.errors import unknown_name
+
+            raise unknown_name("field in model.fields", name, fields, fix="use a field declared in data.fields")
+    return list(chosen)
+
+
+def build_encoders(model_cfg: dict[str, Any], fields: dict[str, Any], dim: int,
+                   registry: Registry) -> tuple[dict[str, Encoder], SharedTables]:
+    """One encoder per encoded field, by field kind unless ``model.encoders`` overrides it."""
+    overrides = dict(model_cfg.get("encoders") or {})
+    names = encoded_fields(model_cfg, fields)
+    for key in overrides:
+        if key not in names:
+            from recforge.core.errors import unknown_name
+
+            raise unknown_name("field in model.encoders", key, names, fix="name an encoded field")
+    tables = SharedTables()
+    encoders: dict[str, Encoder] = {}
+    for name in names:
+        info = fields[name]
+        if name in overrides:
+            enc_name, raw = component_spec(overrides[name], f"model.encoders.{name}")
+        elif info.kind in DEFAULT_ENCODERS:
+            enc_name, raw = DEFAULT_ENCODERS[info.kind], {}
+        else:
+            raise ConfigError(f"field '{name}' has kind '{info.kind}', which has no default encoder",
+                              fix=f"set model.encoders.{name}: {{name: ...}}")
+        cls = registry.get(enc_name, "encoder").cls
+        accepted = getattr(cls, "field_kinds", ())
+        if accepted and info.kind not in accepted:
+            raise ConfigError(f"encoder '{enc_name}' cannot encode field '{name}' of kind '{info.kind}'",
+                              fix=f"use an encoder for {info.kind} fields (it takes {', '.join(accepted)})")
+        encoders[name] = cls([info], dim, build_params(cls, raw), tables)
+    return encoders, tables
+
+
+def build_model(config: dict[str, Any], prepared: Any, registry: Registry | None = None) -> Any:
+    """Build the model a config describes over prepared (or saved) data.
+
+    Args:
+        config: the experiment config (its ``model`` section is used).
+        prepared: :class:`~recforge.core.data.PreparedData` or the saved-model equivalent.
+        registry: component registry (the process-wide one by default).
+
+    Example:
+        model = build_model({"data": {...}, "model": {"interaction": "deepfm"}}, prepared)
+    """
+    registry = registry or get_registry()
+    model_cfg = dict(config.get("model") or {})
+    ranker_name, ranker_raw = _ranker_spec(model_cfg)
+    ranker_cls = registry.get(ranker_name, "ranker").cls
+    params = build_params(ranker_cls, ranker_raw)
+    if getattr(ranker_cls, "standalone", False):
+        return ranker_cls.from_prepared(prepared, model_cfg, params)
+    if "interaction" not in model_cfg:
+        raise ConfigError("config model section has no 'interaction'",
+                          fix="add model.interaction, e.g. `interaction: deepfm`")
+    dim = int(model_cfg.get("embedding_dim", DEFAULT_DIM))
+    fields = fields_of(prepared)
+    encoders, tables = build_encoders(model_cfg, fields, dim, registry)
+    if not encoders:
+        raise ConfigError("the model encodes no fields", fix="declare feature fields in data.fields")
+    num_slots = sum(int(getattr(e, "n_slots", 1)) for e in encoders.values())
+    from recforge.core.composition import build_interaction
+
+    interaction = build_interaction(model_cfg["interaction"], num_slots, dim)
+    head = ranker_cls(int(interaction.output_dim), params)
+    model = RecModel(encoders, tables, interaction, head, fields,
+                     getattr(prepared, "user_field", None), getattr(prepared, "item_field", None))
+    if getattr(prepared, "splits", None) and "train" in prepared.splits and not getattr(prepared, "restored", False):
+        model.build_lookups(prepared)  # a saved model loads its lookups from its weights file
+    return model
+
+
+def component_names(config: dict[str, Any], model: Any) -> list[str]:
+    """Names of the registered components a model uses (for versions in the store)."""
+    names: set[str] = set()
+    if isinstance(model, RecModel):
+        names.update(type(e).name for e in model.encoders.values())
+        names.add(type(model.head).name)
+        for module in model.interaction.modules():
+            name = getattr(type(module), "name", "")
+            if name and getattr(type(module), "kind", "") == "interaction":
+                names.add(name)
+    else:
+        names.add(_ranker_spec(dict(config.get("model") or {}))[0])
+        for module in getattr(model, "modules", lambda: [])():
+            name = getattr(type(module), "name", "")
+            if name and getattr(type(module), "kind", "") in ("encoder", "interaction", "ranker"):
+                names.add(name)
+    return sorted(names)

@@ -1,0 +1,456 @@
+"""The training loop: optimiser, schedules, early stopping, checkpoints, progress and events.
+
+:class:`Trainer` knows nothing about data preparation or evaluation protocols: it gets a
+model (:class:`~recforge.core.model_api.RecommenderModel`), the training
+:class:`~recforge.core.data.table.TensorTable`, its :class:`TrainSettings` and an
+``evaluate(model) -> {metric: value}`` callable for the validation split, so the same loop
+serves the CLI, the console and tests. ``recforge.core.experiment`` wires it to data and store.
+
+Reproducibility: epoch ``e`` shuffles with a generator seeded ``seed + e`` and reseeds torch's
+global RNG (dropout) with ``seed * 1000 + e``; a run resumed from the checkpoint of epoch
+``e - 1`` therefore replays exactly what an uninterrupted run would have done.
+
+Cancellation: ``on_event`` may raise ``KeyboardInterrupt`` or return ``True``; either stops
+the loop with :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) after which the last
+complete checkpoint is still on disk.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.text import Text
+from torch import Tensor, nn
+
+from recforge.core.errors import ConfigError, unknown_name
+from recforge.core.saved_model import latest_checkpoint, read_checkpoint, write_checkpoint
+
+log = logging.getLogger(__name__)
+
+LOWER_IS_BETTER = ("loss", "logloss", "rmse", "mae", "mse")
+SCHEDULERS = ("none", "step", "exponential", "cosine", "plateau")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+KEEP_CHECKPOINTS = 2
+
+
+@dataclass
+class TrainSettings:
+    """The config's ``train`` section, validated.
+
+    Args:
+        optimizer: adam, adamw or sgd.
+        lr: base learning rate.
+        batch_size / eval_batch_size: rows per training / evaluation batch.
+        epochs: maximum number of epochs; max_steps: stop after this many steps (0 = no cap).
+        patience: epochs without improvement of ``monitor`` before stopping (0 = never).
+        monitor: metric to select the best epoch on, e.g. ``valid.auc`` (``auc`` means the
+            validation one); monitor_mode: max, min or auto (min for losses and errors).
+        seed / deterministic / threads: reproducibility and CPU threads.
+        weight_decay: decay of every parameter; embedding_weight_decay: decay of embedding
+            tables instead (None = same as weight_decay).
+        lr_groups: ``{parameter-name prefix: lr}`` or ``{prefix: {lr, weight_decay}}``, e.g.
+            ``{encoders.item_text: 1e-5}`` to fine-tune a language model slower.
+        scheduler: none, or ``{name: step|exponential|cosine|plateau, ...its arguments}``;
+            ``warmup_epochs`` in it ramps the lr linearly first.
+        grad_clip: clip the global gradient norm to this value (0 = off).
+        checkpoint: write a checkpoint every epoch.
+    """
+
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    batch_size: int = 4096
+    eval_batch_size: int = 16384
+    epochs: int = 10
+    max_steps: int = 0
+    patience: int = 2
+    monitor: str | None = None
+    monitor_mode: str = "auto"
+    seed: int = 2024
+    deterministic: bool = False
+    threads: int | None = None
+    weight_decay: float = 0.0
+    embedding_weight_decay: float | None = None
+    lr_groups: dict[str, Any] = field(default_factory=dict)
+    scheduler: Any = None
+    grad_clip: float = 0.0
+    checkpoint: bool = True
+    amp: bool = False
+    compile: bool = False
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any] | None) -> TrainSettings:
+        """Validate and coerce ``config["train"]``."""
+        raw = dict(section or {})
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key not in _COERCE:
+                raise unknown_name("key in config section 'train'", key, _COERCE, fix="fix the key name")
+            kind = _COERCE[key]
+            if value is None or kind is None:
+                values[key] = value
+                continue
+            try:
+                if kind is bool:
+                    values[key] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+                elif kind is dict:
+                    if not isinstance(value, dict):
+                        raise TypeError
+                    values[key] = value
+                else:
+                    values[key] = kind(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"train.{key}: {value!r} is not a {kind.__name__}",
+                                  fix="fix the value's type") from None
+        out = cls(**values)
+        if out.optimizer.lower() not in OPTIMIZERS:
+            raise unknown_name("optimizer", out.optimizer, OPTIMIZERS, fix=f"use one of {', '.join(OPTIMIZERS)}")
+        if out.batch_size < 1 or out.epochs < 0 or out.lr <= 0:
+            raise ConfigError("train.batch_size and train.lr must be positive and train.epochs >= 0",
+                              fix="fix the train section")
+        if out.monitor_mode not in ("auto", "max", "min"):
+            raise ConfigError(f"train.monitor_mode '{out.monitor_mode}' is not max, min or auto",
+                              fix="use max, min or auto")
+        return out
+
+    def monitor_key(self, has_valid: bool) -> str:
+        name = self.monitor or ("valid.auc" if has_valid else "train.loss")
+        return name if "." in name else f"valid.{name}"
+
+    def higher_is_better(self, key: str) -> bool:
+        if self.monitor_mode != "auto":
+            return self.monitor_mode == "max"
+        return key.rsplit(".", 1)[-1].split("@")[0] not in LOWER_IS_BETTER
+
+
+_COERCE: dict[str, Any] = {
+    "optimizer": str, "lr": float, "batch_size": int, "eval_batch_size": int, "epochs": int,
+    "max_steps": int, "patience": int, "monitor": str, "monitor_mode": str, "seed": int,
+    "deterministic": bool, "threads": int, "weight_decay": float, "embedding_weight_decay": float,
+    "lr_groups": dict, "scheduler": None, "grad_clip": float, "checkpoint": bool, "amp": bool,
+    "compile": bool,
+}
+
+
+@dataclass
+class TrainEvent:
+    """What ``on_event`` receives: ``start``, ``step`` (every few steps), ``epoch`` and ``end``."""
+
+    kind: str
+    epoch: int
+    epochs: int
+    step: int = 0
+    steps: int = 0
+    samples: int = 0
+    loss: float | None = None
+    samples_per_s: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    best_epoch: int | None = None
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :meth:`Trainer.fit`."""
+
+    history: list[dict[str, float]]
+    best_epoch: int | None
+    best_value: float | None
+    monitor: str
+    epochs_run: int
+    stopped_early: bool
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training was cancelled (Ctrl-C or an ``on_event`` request); the last checkpoint stays."""
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.speed
+        return Text(f"{speed:,.0f} samples/s" if speed else "- samples/s", style="cyan")
+
+
+# --------------------------------------------------------------------------- optimiser parts
+def _embedding_params(model: nn.Module) -> set[int]:
+    return {id(m.weight) for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))}
+
+
+def param_groups(model: nn.Module, s: TrainSettings) -> list[dict[str, Any]]:
+    """Parameter groups by (lr, weight decay): per-prefix lr groups and embedding decay."""
+    embeddings = _embedding_params(model)
+    groups: dict[tuple[float, float], list[nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        lr, wd = s.lr, s.weight_decay
+        if id(p) in embeddings and s.embedding_weight_decay is not None:
+            wd = s.embedding_weight_decay
+        for prefix, spec in s.lr_groups.items():
+            if name == prefix or name.startswith(prefix + "."):
+                spec = spec if isinstance(spec, dict) else {"lr": spec}
+                lr = float(spec.get("lr", lr))
+                wd = float(spec.get("weight_decay", wd))
+        groups.setdefault((lr, wd), []).append(p)
+    return [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()]
+
+
+def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
+    groups = param_groups(model, s)
+    if not groups:
+        raise ConfigError("the model has no trainable parameters", fix="use a model with weights or a fit-only ranker")
+    name = s.optimizer.lower()
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=s.lr)
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=s.lr, momentum=0.9)
+    return torch.optim.Adam(groups, lr=s.lr)
+
+
+class EpochScheduler:
+    """Per-epoch learning-rate schedule with optional linear warm-up; state is plain JSON."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, spec: Any, epochs: int) -> None:
+        spec = {"name": spec} if isinstance(spec, str) else dict(spec or {"name": "none"})
+        self.name = str(spec.pop("name", "none")).lower()
+        if self.name not in SCHEDULERS:
+            raise unknown_name("scheduler", self.name, SCHEDULERS, fix=f"use one of {', '.join(SCHEDULERS)}")
+        self.warmup = int(spec.pop("warmup_epochs", 0))
+        self.args = spec
+        self.optimizer = optimizer
+        self.base = [g["lr"] for g in optimizer.param_groups]
+        self.epochs = max(epochs, 1)
+        self.scale = 1.0
+        self.plateau_best: float | None = None
+        self.plateau_bad = 0
+        self.apply(1)
+
+    def factor(self, epoch: int) -> float:
+        """LR multiplier for ``epoch`` (1-based), before plateau reductions."""
+        warm = min(1.0, epoch / (self.warmup + 1)) if self.warmup else 1.0
+        t = epoch - 1
+        if self.name == "step":
+            return warm * float(self.args.get("gamma", 0.1)) ** (t // int(self.args.get("step_size", 1)))
+        if self.name == "exponential":
+            return warm * float(self.args.get("gamma", 0.9)) ** t
+        if self.name == "cosine":
+            floor = float(self.args.get("eta_min_factor", 0.0))
+            return warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t / self.epochs)))
+        return warm
+
+    def apply(self, epoch: int) -> None:
+        for group, base in zip(self.optimizer.param_groups, self.base):
+            group["lr"] = base * self.factor(epoch) * self.scale
+
+    def end_epoch(self, epoch: int, value: float | None, higher: bool) -> None:
+        """Advance to ``epoch + 1``; plateau reduces the lr after ``patience`` flat epochs."""
+        if self.name == "plateau" and value is not None:
+            better = self.plateau_best is None or (value > self.plateau_best if higher else value < self.plateau_best)
+            if better:
+                self.plateau_best, self.plateau_bad = value, 0
+            else:
+                self.plateau_bad += 1
+                if self.plateau_bad > int(self.args.get("patience", 1)):
+                    self.scale *= float(self.args.get("factor", 0.5))
+                    self.plateau_bad = 0
+        self.apply(epoch + 1)
+
+    def state(self) -> dict[str, Any]:
+        return {"scale": self.scale, "plateau_best": self.plateau_best, "plateau_bad": self.plateau_bad}
+
+    def load(self, state: dict[str, Any], next_epoch: int) -> None:
+        self.scale = state["scale"]
+        self.plateau_best = state["plateau_best"]
+        self.plateau_bad = state["plateau_bad"]
+        self.apply(next_epoch)
+
+
+# --------------------------------------------------------------------------- the loop
+class Trainer:
+    """Trains one model on one table; see the module docstring for the contract.
+
+    Args:
+        model: the model (already on ``device``).
+        train: the training TensorTable.
+        settings: validated ``train`` settings.
+        evaluate: ``model -> {metric: value}`` on the validation split (names without the
+            ``valid.`` prefix), or None when there is none.
+        checkpoint_dir: where per-epoch checkpoints go (None = no checkpoints).
+        store / run_id: where per-epoch metrics and heartbeats go (optional).
+        on_event: progress callback; may cancel (see module docstring).
+        add_negatives: ``(batch, generator) -> batch`` adding sampled negatives for
+            pairwise/retrieval models.
+        progress: show a rich progress bar (only drawn on a terminal).
+    """
+
+    def __init__(self, model: nn.Module, train: Any, settings: TrainSettings, *,
+                 evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+                 checkpoint_dir: Path | None = None, store: Any = None, run_id: Any = None,
+                 on_event: Callable[[TrainEvent], Any] | None = None,
+                 add_negatives: Callable[[dict[str, Tensor], torch.Generator], dict[str, Tensor]] | None = None,
+                 progress: bool = True, device: str | torch.device = "cpu", log_every: int = 20) -> None:
+        self.model, self.train, self.s = model, train, settings
+        self.evaluate, self.checkpoint_dir = evaluate, checkpoint_dir
+        self.store, self.run_id, self.on_event = store, run_id, on_event
+        self.add_negatives, self.progress, self.device = add_negatives, progress, torch.device(device)
+        self.log_every = max(1, log_every)
+        self.monitor = settings.monitor_key(evaluate is not None)
+        self.higher = settings.higher_is_better(self.monitor)
+        self.optimizer = make_optimizer(model, settings)
+        self.scheduler = EpochScheduler(self.optimizer, settings.scheduler, settings.epochs)
+        self.history: list[dict[str, float]] = []
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, Tensor] | None = None
+        self.bad_epochs = 0
+        self.global_step = 0
+        self._last_beat = 0.0
+
+    # ------------------------------------------------------------------ helpers
+    def _emit(self, event: TrainEvent) -> None:
+        if self.on_event is not None and self.on_event(event) is True:
+            raise TrainingInterrupted("training cancelled")
+
+    def _beat(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.store is not None and self.run_id is not None and (force or now - self._last_beat > 10):
+            self._last_beat = now
+            self.store.heartbeat(self.run_id)
+
+    def _improved(self, value: float | None) -> bool:
+        if value is None or math.isnan(value):
+            return False
+        return self.best_value is None or (value > self.best_value if self.higher else value < self.best_value)
+
+    def _to_device(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        if self.device.type == "cpu":
+            return batch
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    # ------------------------------------------------------------------ checkpoints
+    def _loop_state(self, epoch: int) -> dict[str, Any]:
+        return {"epoch": epoch, "history": self.history, "best_value": self.best_value,
+                "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
+                "global_step": self.global_step, "scheduler": self.scheduler.state(), "monitor": self.monitor}
+
+    def _checkpoint(self, epoch: int) -> None:
+        if self.checkpoint_dir is None or not self.s.checkpoint:
+            return
+        write_checkpoint(self.checkpoint_dir / f"epoch-{epoch:04d}", self.model, self.optimizer,
+                         self._loop_state(epoch), self.best_state)
+        done = sorted(self.checkpoint_dir.glob("epoch-*"))
+        for old in done[:-KEEP_CHECKPOINTS]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def restore(self) -> int:
+        """Load the latest checkpoint (if any); returns the first epoch still to run."""
+        folder = latest_checkpoint(self.checkpoint_dir) if self.checkpoint_dir else None
+        if folder is None:
+            return 1
+        state, best = read_checkpoint(folder, self.model, self.optimizer)
+        self.history = state["history"]
+        self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
+        self.bad_epochs, self.global_step = state["bad_epochs"], state["global_step"]
+        self.best_state = best
+        self.scheduler.load(state["scheduler"], state["epoch"] + 1)
+        log.info("resumed from %s", folder)
+        return int(state["epoch"]) + 1
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, resume: bool = False) -> TrainResult:
+        """Run epochs until ``epochs``, ``max_steps`` or early stopping; restore the best weights."""
+        start = self.restore() if resume else 1
+        stopped = bool(self.s.patience and self.bad_epochs >= self.s.patience)
+        steps = self.train.num_batches(self.s.batch_size)
+        console = Console(stderr=True)
+        bar = Progress(TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"), BarColumn(),
+                       TextColumn("{task.completed:,.0f}/{task.total:,.0f}"), _RateColumn(),
+                       TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=console,
+                       disable=not (self.progress and console.is_terminal), transient=True)
+        self._emit(TrainEvent("start", start, self.s.epochs, steps=steps))
+        self._beat(force=True)
+        epoch = start - 1
+        with bar:
+            for epoch in range(start, self.s.epochs + 1):
+                if stopped or (self.s.max_steps and self.global_step >= self.s.max_steps):
+                    epoch -= 1
+                    break
+                metrics = self._epoch(epoch, steps, bar)
+                value = metrics.get(self.monitor)
+                if self._improved(value):
+                    self.best_value, self.best_epoch, self.bad_epochs = value, epoch, 0
+                    self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                else:
+                    self.bad_epochs += 1
+                self.scheduler.end_epoch(epoch, value, self.higher)
+                self.history.append({"epoch": epoch, **metrics})
+                if self.store is not None and self.run_id is not None:
+                    self.store.log_metrics(self.run_id, metrics, step=epoch)
+                self._beat(force=True)
+                self._checkpoint(epoch)
+                self._emit(TrainEvent("epoch", epoch, self.s.epochs, steps=steps, samples=self.train.num_rows,
+                                      loss=metrics.get("train.loss"), metrics=metrics, best_epoch=self.best_epoch))
+                stopped = bool(self.s.patience and self.bad_epochs >= self.s.patience)
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        self._emit(TrainEvent("end", epoch, self.s.epochs, best_epoch=self.best_epoch,
+                              metrics={self.monitor: self.best_value} if self.best_value is not None else {}))
+        return TrainResult(self.history, self.best_epoch, self.best_value, self.monitor, epoch, stopped)
+
+    def _epoch(self, epoch: int, steps: int, bar: Progress) -> dict[str, float]:
+        torch.manual_seed(self.s.seed * 1000 + epoch)
+        gen = torch.Generator().manual_seed(self.s.seed + epoch)
+        task = bar.add_task("train", total=self.train.num_rows, epoch=epoch, epochs=self.s.epochs, loss="-")
+        self.model.train()
+        total = torch.zeros((), device=self.device)
+        seen, started = 0, time.perf_counter()
+        for step, batch in enumerate(self.train.iter_batches(self.s.batch_size, shuffle=True, generator=gen), 1):
+            batch = self._to_device(batch)
+            if self.add_negatives is not None:
+                batch = self.add_negatives(batch, gen)
+            loss = self.model.training_loss(batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.s.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.s.grad_clip)
+            self.optimizer.step()
+            n = next(iter(batch.values())).shape[0]
+            total += loss.detach() * n
+            seen += n
+            self.global_step += 1
+            if step % self.log_every == 0 or step == steps:
+                mean = (total / seen).item()
+                rate = seen / max(time.perf_counter() - started, 1e-9)
+                bar.update(task, completed=seen, loss=f"{mean:.4f}")
+                self._emit(TrainEvent("step", epoch, self.s.epochs, step, steps, seen, mean, rate))
+                self._beat()
+            if self.s.max_steps and self.global_step >= self.s.max_steps:
+                break
+        bar.remove_task(task)
+        metrics = {"train.loss": (total / max(seen, 1)).item()}
+        if self.evaluate is not None:
+            self.model.eval()
+            with torch.no_grad():
+                metrics.update({f"valid.{k}": float(v) for k, v in self.evaluate(self.model).items()})
+        return metrics
+
+
+def fit_without_gradients(model: Any, prepared: Any) -> TrainResult:
+    """Models with ``trainable = False`` (itemknn, content) are fitted once, not trained."""
+    model.fit(prepared)
+    return TrainResult([], None, None, "", 0, False)
+
+
+def copy_settings(settings: TrainSettings, **changes: Any) -> TrainSettings:
+    """A modified copy (e.g. fewer epochs for a smoke run)."""
+    return dataclasses.replace(copy.deepcopy(settings), **changes)
