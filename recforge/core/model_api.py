@@ -1,0 +1,78 @@
+"""The protocol every trainable or fitted recommender model implements.
+
+The trainer, evaluator, recommender and CLI only talk to models through this protocol, so the
+two model families -- composed models (encoders -> interaction -> head ranker, built in
+``recforge.core.model``) and standalone rankers (``recforge.plugins.rankers``: bpr, softmax,
+two-tower, mf, lightgcn, itemknn, content) -- are interchangeable everywhere.
+
+A model is a ``torch.nn.Module`` with:
+
+* ``task``: ``pointwise`` | ``rating`` | ``pairwise`` | ``listwise`` | ``retrieval``; tells
+  the trainer which batches to feed (pairwise/retrieval batches carry sampled negatives under
+  ``neg_<item_field>``) and the evaluator which metrics apply.
+* ``training_loss(batch)``: a scalar loss for one training batch.
+* ``predict(batch)``: ``[B]`` scores for the (user, item) rows of a batch -- probabilities for
+  CTR, ratings for rating regression, raw affinity scores for ranking models.
+* ``score_items(users, items=None)``: ``[U, I]`` scores of users (item-field indices of the
+  user field, ``[U]``) against items (``[I]`` item indices, all item indices when ``None``),
+  used for full-ranking evaluation and top-K; models that cannot do it raise
+  ``NotImplementedError``. With ``items=None`` column ``j`` is item index ``j`` over the whole
+  item vocabulary, padding (0) and unknown (1) included: callers mask those columns (see
+  ``recforge.core.ranking_eval``).
+* ``item_vectors()``: ``[I, d]`` item representations, row ``i`` = item index ``i``, for the
+  ``similar`` command; optional (``NotImplementedError``).
+* ``prepare(context)``: precompute state before training or after loading (text vectors,
+  graph normalisation, item-vector caches).
+
+Models that need no gradient training (``itemknn``, ``content``) set ``trainable = False`` and
+expose ``fit(prepared)``; the trainer calls ``fit`` instead of running epochs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from torch import Tensor
+
+TASKS: tuple[str, ...] = ("pointwise", "rating", "pairwise", "listwise", "retrieval")
+
+
+@runtime_checkable
+class RecommenderModel(Protocol):
+    """What the trainer, evaluator and recommender need from a model (see module docstring)."""
+
+    task: str
+
+    def training_loss(self, batch: dict[str, Tensor]) -> Tensor:
+        """Scalar loss for one training batch."""
+        ...
+
+    def predict(self, batch: dict[str, Tensor]) -> Tensor:
+        """``[B]`` predictions for the rows of ``batch``."""
+        ...
+
+    def score_items(self, users: Tensor, items: Tensor | None = None) -> Tensor:
+        """``[U, I]`` scores of ``users`` against ``items`` (every item index when ``None``).
+
+        ``users`` are indices of the user field. Raise ``NotImplementedError`` when the model
+        cannot score arbitrary (user, item) pairs.
+        """
+        ...
+
+    def item_vectors(self) -> Tensor:
+        """``[I, d]`` item representations indexed by item index."""
+        ...
+
+    def prepare(self, context: Any) -> None:
+        """Precompute state before training or after loading."""
+        ...
+
+
+def is_trainable(model: Any) -> bool:
+    """Whether ``model`` is trained by gradient descent (``False`` for fit-only models)."""
+    return bool(getattr(model, "trainable", True))
+
+
+def neg_key(item_field: str) -> str:
+    """Batch key holding sampled negatives for ``item_field`` (``[B]`` or ``[B, n]``)."""
+    return f"neg_{item_field}"

@@ -1,0 +1,43 @@
+"""CTR head: sigmoid + binary cross-entropy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from recforge.core.components import param
+from recforge.plugins.rankers._head import HeadRanker
+
+
+class CTRRanker(HeadRanker):
+    """Click-through-rate head: a logit from the representation, trained with log loss.
+
+    Predictions are ``sigmoid(logit)``, i.e. click probabilities (evaluate with auc, gauc,
+    logloss).
+
+    Args:
+        pos_weight: weight of positive examples in the loss (>1 for rare clicks).
+
+    Example:
+        model:
+          interaction: deepfm
+          ranker: {name: ctr}
+    """
+
+    name = "ctr"
+    task = "pointwise"
+
+    @dataclass
+    class Params:
+        pos_weight: float = param(1.0, "weight of positive examples in the loss")
+
+    def loss(self, scores: Tensor, batch: dict[str, Tensor]) -> Tensor:
+        """Mean binary cross-entropy of logits ``scores [B]`` against the 0/1 label."""
+        weight = torch.tensor(self.params.pos_weight, device=scores.device)
+        return F.binary_cross_entropy_with_logits(scores, self.label(batch), pos_weight=weight)
+
+    def output(self, raw: Tensor) -> Tensor:
+        return torch.sigmoid(raw)
