@@ -3,10 +3,16 @@
 Every command calls the services of :mod:`recforge.core.experiment` and only renders: a table
 of metrics (or one JSON document with ``--json``). An interrupted run (Ctrl-C) prints how to
 resume it and exits with 130.
+
+Scale-out: ``--nproc N`` re-launches the same command under ``torch.distributed.run``
+(torchrun) with N processes on this machine; a command started by torchrun itself
+(``torchrun --nproc_per_node=N -m recforge train CONFIG``) opens the store and prints only on
+rank 0.
 """
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,18 +20,40 @@ from typing import Any
 import click
 
 from recforge.cli._output import emit_json, emit_table
-from recforge.core import paths
+from recforge.core import distributed, paths
 from recforge.core.config import apply_overrides, load_config, validate_config
-from recforge.core.experiment import RunInterrupted, RunResult, evaluate_run, resume_experiment, run_experiment
+from recforge.core.experiment import (
+    RunInterrupted,
+    RunResult,
+    evaluate_run,
+    resume_experiment,
+    run_experiment,
+)
 from recforge.core.store import Store
 
 set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                           help="Override a config value by dotted key, e.g. train.epochs=3 (repeatable).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document last.")
 device_option = click.option("--device", default="cpu", show_default=True, help="Torch device.")
+nproc_option = click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+                            help="Processes on this machine (torchrun; gloo on CPU, nccl on CUDA).")
+
+
+def _launch(ctx: click.Context, nproc: int, args: list[str]) -> bool:
+    """Re-run this command as ``torchrun --nproc_per_node=nproc``; False when not needed.
+
+    Exits with torchrun's status: 0 when every rank succeeded.
+    """
+    if nproc <= 1 or distributed.env_world_size() > 1:
+        return False
+    debug = ["--debug"] if (ctx.find_root().obj or {}).get("debug") else []
+    code = subprocess.call(distributed.torchrun_command(nproc, [*debug, *args]))
+    raise click.exceptions.Exit(code)
 
 
 def _render(result: RunResult, as_json: bool, title: str) -> None:
+    if distributed.env_rank() != 0:  # torchrun: rank 0 speaks for the run
+        return
     if as_json:
         emit_json(result.to_dict())
         return
@@ -37,13 +65,20 @@ def _render(result: RunResult, as_json: bool, title: str) -> None:
 
 
 def _guarded(action: Callable[[Store], RunResult]) -> RunResult:
-    """Run a training service; Ctrl-C ends the command with the resume hint and status 130."""
-    with Store.open() as store:
-        try:
+    """Run a training service; Ctrl-C ends the command with the resume hint and status 130.
+
+    Under torchrun only rank 0 opens the store (the services give the others none).
+    """
+    main = distributed.env_rank() == 0
+    try:
+        if not main:
+            return action(None)  # type: ignore[arg-type]
+        with Store.open() as store:
             return action(store)
-        except RunInterrupted as stop:
+    except RunInterrupted as stop:
+        if main:
             click.echo(f"run {stop.run_id} interrupted; continue it with `recforge resume {stop.run_id}`", err=True)
-            raise click.exceptions.Exit(130) from None
+        raise click.exceptions.Exit(130) from None
 
 
 @click.command("train")
@@ -52,9 +87,14 @@ def _guarded(action: Callable[[Store], RunResult]) -> RunResult:
 @click.option("--name", help="Run name (default: the config's name).")
 @json_option
 @device_option
-def train(config_path: Path, overrides: tuple[str, ...], name: str | None, as_json: bool, device: str) -> None:
+@nproc_option
+@click.pass_context
+def train(ctx: click.Context, config_path: Path, overrides: tuple[str, ...], name: str | None, as_json: bool,
+          device: str, nproc: int) -> None:
     """Train the model a CONFIG.yaml describes, evaluate it and store the run."""
-    config = load_config(config_path, list(overrides))
+    config = load_config(config_path, list(overrides))  # a bad config fails before any launch
+    _launch(ctx, nproc, ["train", str(config_path), *[a for o in overrides for a in ("--set", o)],
+                         *(["--name", name] if name else []), *(["--json"] if as_json else []), "--device", device])
     result = _guarded(lambda store: run_experiment(config, store, name=name, progress=not as_json, device=device))
     _render(result, as_json, "trained")
 
@@ -63,8 +103,11 @@ def train(config_path: Path, overrides: tuple[str, ...], name: str | None, as_js
 @click.argument("run_id", metavar="RUN", type=int)
 @json_option
 @device_option
-def resume(run_id: int, as_json: bool, device: str) -> None:
-    """Continue an interrupted or failed RUN from its last checkpoint."""
+@nproc_option
+@click.pass_context
+def resume(ctx: click.Context, run_id: int, as_json: bool, device: str, nproc: int) -> None:
+    """Continue an interrupted or failed RUN from its last checkpoint (any --nproc)."""
+    _launch(ctx, nproc, ["resume", str(run_id), *(["--json"] if as_json else []), "--device", device])
     result = _guarded(lambda store: resume_experiment(run_id, store, progress=not as_json, device=device))
     _render(result, as_json, "resumed")
 
@@ -74,8 +117,14 @@ def resume(run_id: int, as_json: bool, device: str) -> None:
 @click.option("--split", default="test", show_default=True, help="Split to evaluate on.")
 @json_option
 @device_option
-def eval_cmd(run_id: int, split: str, as_json: bool, device: str) -> None:
+@nproc_option
+@click.pass_context
+def eval_cmd(ctx: click.Context, run_id: int, split: str, as_json: bool, device: str, nproc: int) -> None:
     """Evaluate RUN's saved model on a split of its data."""
+    _launch(ctx, nproc, ["eval", str(run_id), "--split", split, *(["--json"] if as_json else []), "--device", device])
+    if distributed.env_rank() != 0:
+        evaluate_run(run_id, None, split=split, device=device)
+        return
     with Store.open() as store:
         metrics = evaluate_run(run_id, store, split=split, device=device)
     if as_json:

@@ -6,6 +6,12 @@ from its last checkpoint and :func:`evaluate_run` re-evaluates a saved model. Th
 in the store always reflects what happened: ``finished``, ``interrupted`` (Ctrl-C or a
 cancellation from the event callback; the last checkpoint is kept) or ``failed`` (with the
 error's one-line message).
+
+Under torchrun (``WORLD_SIZE > 1``) every service joins the process group
+(:func:`recforge.core.distributed.session`) and only rank 0 touches the store: it prepares the
+data first (so the prepared-data cache is written once), creates the run and broadcasts its id
+and folder; the other ranks get ``store=None`` and never write. Evaluation shards the rows and
+gathers the predictions, so every rank computes the single-process metrics.
 """
 
 from __future__ import annotations
@@ -20,13 +26,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from recforge.core import distributed
 from recforge.core.components import PrepareContext
 from recforge.core.errors import ConfigError
 from recforge.core.model import build_model, component_names
 from recforge.core.model_api import is_trainable, neg_key
 from recforge.core.registry import get_registry
 from recforge.core.saved_model import save_model
-from recforge.core.train import Trainer, TrainEvent, TrainingInterrupted, TrainResult, TrainSettings, fit_without_gradients
+from recforge.core.train import (
+    Trainer,
+    TrainEvent,
+    TrainingInterrupted,
+    TrainResult,
+    TrainSettings,
+    fit_without_gradients,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +90,17 @@ def metric_names(config: dict[str, Any], task: str) -> list[str]:
 
 @torch.no_grad()
 def predict_table(model: Any, table: Any, batch_size: int = 16384, device: Any = "cpu") -> torch.Tensor:
-    """``model.predict`` over every row of a TensorTable, in order."""
+    """``model.predict`` over every row of a TensorTable, in order.
+
+    Under torch.distributed each rank predicts its contiguous shard of the rows and the parts
+    are gathered in rank order: every rank gets all ``table.num_rows`` predictions, each row
+    exactly once (a collective: every rank must call it).
+    """
     model.eval()
+    part = table.shard(distributed.rank(), distributed.world_size()) if distributed.is_active() else table
     outs = [model.predict({k: v.to(device) for k, v in b.items()}).float().cpu()
-            for b in table.iter_batches(batch_size)]
-    return torch.cat(outs) if outs else torch.zeros(0)
+            for b in part.iter_batches(batch_size)]
+    return distributed.all_gather_varlen(torch.cat(outs) if outs else torch.zeros(0))
 
 
 def evaluate(model: Any, prepared: Any, split: str, config: dict[str, Any], device: Any = "cpu") -> dict[str, float]:
@@ -181,13 +201,26 @@ def model_summary(config: dict[str, Any]) -> str:
     return f"{inter}/{ranker}" if inter else ranker
 
 
-def _prepare(config: dict[str, Any], store: Any, device: Any) -> tuple[Any, Any]:
+def prepare_data_once(data_cfg: dict[str, Any], store: Any) -> Any:
+    """``prepare_data`` on every rank, rank 0 first: it writes the prepared-data cache that
+    the others then read, so no two processes write the same cache folder."""
     from recforge.core.data import prepare_data
 
-    prepared = prepare_data(config["data"], store=store)
+    main = distributed.is_main()
+    if not main:
+        distributed.barrier()
+    prepared = prepare_data(data_cfg, store=store if main else None)
+    if main:
+        distributed.barrier()
+    return prepared
+
+
+def _prepare(config: dict[str, Any], store: Any, device: Any) -> tuple[Any, Any]:
+    prepared = prepare_data_once(config["data"], store)
     model = build_model(config, prepared)
     model.to(device)
-    model.prepare(PrepareContext(store=store, device=device, show_progress=True))
+    main = distributed.is_main()
+    model.prepare(PrepareContext(store=store if main else None, device=device, show_progress=main))
     return prepared, model
 
 
@@ -209,40 +242,59 @@ def run_experiment(config: dict[str, Any], store: Any, *, name: str | None = Non
     """
     settings = TrainSettings.from_config(config.get("train"))
     _setup(settings)
-    prepared, model = _prepare(config, store, device)
-    versions = get_registry().versions(component_names(config, model))
-    run = store.create_run(
-        experiment=str(config.get("experiment") or "default"),
-        name=name or str(config.get("name") or model_summary(config)), config=config, seed=settings.seed,
-        dataset=f"{(config['data'] or {}).get('recipe', 'files')}:{str(getattr(prepared, 'fingerprint', ''))[:12]}",
-        model_summary=model_summary(config), components=versions)
-    store.start_run(run.id)
-    store.log_params(run.id, _flat("", {"train": config.get("train") or {}, "model": config.get("model") or {}}, {}))
-    return _train_and_finish(run.id, config, prepared, model, settings, store, versions,
-                             on_event=on_event, progress=progress, device=device, resume=False)
+    with distributed.session(device) as rank_device:
+        device = rank_device  # cuda:LOCAL_RANK under torchrun
+        store = store if distributed.is_main() else None
+        prepared, model = _prepare(config, store, device)
+        versions = get_registry().versions(component_names(config, model))
+        created = None
+        if store is not None:
+            run = store.create_run(
+                experiment=str(config.get("experiment") or "default"),
+                name=name or str(config.get("name") or model_summary(config)), config=config, seed=settings.seed,
+                dataset=f"{(config['data'] or {}).get('recipe', 'files')}:{str(getattr(prepared, 'fingerprint', ''))[:12]}",
+                model_summary=model_summary(config), components=versions)
+            store.start_run(run.id)
+            store.log_params(run.id, _flat("", {"train": config.get("train") or {}, "model": config.get("model") or {}}, {}))
+            created = (run.id, str(store.run_dir(run.id)))
+        run_id, run_dir = distributed.broadcast_object(created)
+        return _train_and_finish(run_id, Path(run_dir), config, prepared, model, settings, store, versions,
+                                 on_event=on_event, progress=progress, device=device, resume=False)
 
 
 def resume_experiment(run_id: int, store: Any, *, on_event: Callable[[TrainEvent], Any] | None = None,
                       progress: bool = True, device: str = "cpu") -> RunResult:
-    """Continue an interrupted or failed run from its last checkpoint (same config, same seed)."""
-    run = store.get_run(run_id)
-    if run.status == "finished":
-        raise ConfigError(f"run {run_id} already finished", fix=f"use `recforge runs rerun {run_id}` to train it again")
-    config = dict(run.config)
-    settings = TrainSettings.from_config(config.get("train"))
-    _setup(settings)
-    prepared, model = _prepare(config, store, device)
-    versions = get_registry().versions(component_names(config, model))
-    store.start_run(run_id)
-    return _train_and_finish(run_id, config, prepared, model, settings, store, versions,
-                             on_event=on_event, progress=progress, device=device, resume=True)
+    """Continue an interrupted or failed run from its last checkpoint (same config, same seed).
+
+    The run may have been started with any number of processes and resumed with any other:
+    checkpoints hold the plain model (rank 0 reads the run and broadcasts it).
+    """
+    with distributed.session(device) as rank_device:
+        device = rank_device  # cuda:LOCAL_RANK under torchrun
+        store = store if distributed.is_main() else None
+        found: Any = None
+        if store is not None:
+            run = store.get_run(run_id)
+            found = (run.status, dict(run.config), str(store.run_dir(run_id)))
+        status, config, run_dir = distributed.broadcast_object(found)
+        if status == "finished":
+            raise ConfigError(f"run {run_id} already finished", fix=f"use `recforge runs rerun {run_id}` to train it again")
+        settings = TrainSettings.from_config(config.get("train"))
+        _setup(settings)
+        prepared, model = _prepare(config, store, device)
+        versions = get_registry().versions(component_names(config, model))
+        if store is not None:
+            store.start_run(run_id)
+        return _train_and_finish(run_id, Path(run_dir), config, prepared, model, settings, store, versions,
+                                 on_event=on_event, progress=progress, device=device, resume=True)
 
 
-def _train_and_finish(run_id: int, config: dict[str, Any], prepared: Any, model: Any, settings: TrainSettings,
-                      store: Any, versions: dict[str, str], *, on_event: Any, progress: bool, device: Any,
-                      resume: bool) -> RunResult:
+def _train_and_finish(run_id: int, run_dir: Path, config: dict[str, Any], prepared: Any, model: Any,
+                      settings: TrainSettings, store: Any, versions: dict[str, str], *, on_event: Any,
+                      progress: bool, device: Any, resume: bool) -> RunResult:
+    """Train, evaluate and (with a store: rank 0) record and save; ``store=None`` writes nothing."""
     started = time.perf_counter()
-    run_dir = Path(store.run_dir(run_id))
+    model_dir = run_dir / "model"
     try:
         result = _fit(model, prepared, config, settings, store, run_id, run_dir, on_event, progress, device, resume)
         valid = {}
@@ -253,15 +305,19 @@ def _train_and_finish(run_id: int, config: dict[str, Any], prepared: Any, model:
             valid = evaluate(model, prepared, "valid", config, device)
         test = evaluate(model, prepared, "test", config, device) if "test" in prepared.splits else {}
         final = {**{f"valid.{k}": v for k, v in valid.items()}, **{f"test.{k}": v for k, v in test.items()}}
-        store.log_metrics(run_id, final, step=result.best_epoch or result.epochs_run)
-        model_dir = save_model(model, prepared, config, run_dir / "model", versions)
-        store.log_artifact(run_id, kind="model", path=model_dir)
-        store.finish_run(run_id)
+        if store is not None:
+            store.log_metrics(run_id, final, step=result.best_epoch or result.epochs_run)
+            model_dir = save_model(model, prepared, config, model_dir, versions)
+            store.log_artifact(run_id, kind="model", path=model_dir)
+            store.finish_run(run_id)
+        distributed.barrier()  # every rank returns once the model is saved
     except KeyboardInterrupt:
-        store.interrupt_run(run_id)
+        if store is not None:
+            store.interrupt_run(run_id)
         raise RunInterrupted(run_id) from None
     except Exception as err:
-        store.fail_run(run_id, error=" ".join(f"{type(err).__name__}: {err}".split())[:2000])
+        if store is not None:
+            store.fail_run(run_id, error=" ".join(f"{type(err).__name__}: {err}".split())[:2000])
         raise
     return RunResult(run_id, "finished", valid, test, result.best_epoch, result.epochs_run, result.history,
                      model_dir, time.perf_counter() - started)
@@ -269,25 +325,33 @@ def _train_and_finish(run_id: int, config: dict[str, Any], prepared: Any, model:
 
 def _fit(model: Any, prepared: Any, config: dict[str, Any], settings: TrainSettings, store: Any, run_id: int,
          run_dir: Path, on_event: Any, progress: bool, device: Any, resume: bool) -> TrainResult:
-    if not is_trainable(model):
+    if not is_trainable(model):  # fitted identically on every rank
         return fit_without_gradients(model, prepared)
     has_valid = "valid" in prepared.splits and prepared.splits["valid"].num_rows > 0
     trainer = Trainer(
         model, prepared.splits["train"], settings,
         evaluate=(lambda m: evaluate(m, prepared, "valid", config, device)) if has_valid else None,
-        checkpoint_dir=run_dir / "checkpoints", store=store, run_id=run_id, on_event=on_event,
+        checkpoint_dir=run_dir / "checkpoints", store=store, run_id=run_id if store is not None else None,
+        on_event=on_event,
         add_negatives=negative_adder(model, prepared, config), progress=progress, device=device)
     return trainer.fit(resume=resume)
 
 
 def evaluate_run(run_id: int, store: Any, split: str = "test", device: str = "cpu") -> dict[str, float]:
-    """Re-evaluate a run's saved model on one split of its (re-prepared) data."""
-    from recforge.core.data import prepare_data
+    """Re-evaluate a run's saved model on one split of its (re-prepared) data.
+
+    Under torchrun the rows are sharded over the ranks and the predictions gathered, giving
+    the single-process metrics on every rank; only rank 0 needs the store.
+    """
     from recforge.core.saved_model import load_model
 
-    loaded = load_model(Path(store.run_dir(run_id)) / "model", store=store, device=device)
-    prepared = prepare_data(loaded.config["data"], store=store)
-    if split not in prepared.splits:
-        raise ConfigError(f"the data of run {run_id} has no '{split}' split",
-                          fix=f"use one of {', '.join(prepared.splits)}")
-    return evaluate(loaded.model, prepared, split, loaded.config, device)
+    with distributed.session(device) as rank_device:
+        device = rank_device  # cuda:LOCAL_RANK under torchrun
+        store = store if distributed.is_main() else None
+        model_dir = distributed.broadcast_object(str(Path(store.run_dir(run_id)) / "model") if store is not None else None)
+        loaded = load_model(model_dir, store=store, device=device)
+        prepared = prepare_data_once(loaded.config["data"], store)
+        if split not in prepared.splits:
+            raise ConfigError(f"the data of run {run_id} has no '{split}' split",
+                              fix=f"use one of {', '.join(prepared.splits)}")
+        return evaluate(loaded.model, prepared, split, loaded.config, device)

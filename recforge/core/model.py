@@ -345,6 +345,9 @@ def build_model(config: dict[str, Any], prepared: Any, registry: Registry | None
 
     interaction = build_interaction(model_cfg["interaction"], num_slots, dim)
     head = ranker_cls(int(interaction.output_dim), params)
+    label = getattr(prepared, "label", None)
+    if label and hasattr(head, "label_field"):
+        head.label_field = label  # head rankers read the target under the data's label name
     model = RecModel(encoders, tables, interaction, head, fields,
                      getattr(prepared, "user_field", None), getattr(prepared, "item_field", None))
     if getattr(prepared, "splits", None) and "train" in prepared.splits and not getattr(prepared, "restored", False):

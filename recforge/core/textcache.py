@@ -150,8 +150,11 @@ class TextCache:
             out[torch.tensor(positions)] = vectors[torch.tensor(rows)]
         return out, found
 
-    def put(self, config: TextVectorConfig, texts: Sequence[str], vectors: torch.Tensor) -> Path:
-        """Store one shard of vectors (``[len(texts), d]``) atomically; return its path."""
+    def put(self, config: TextVectorConfig, texts: Sequence[str], vectors: torch.Tensor, record: bool = True) -> Path:
+        """Store one shard of vectors (``[len(texts), d]``) atomically; return its path.
+
+        ``record=False`` skips the store record (the caller records it, e.g. on rank 0).
+        """
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
             raise ValueError(f"vectors {tuple(vectors.shape)} do not match {len(texts)} texts")
         folder = self._dir(config)
@@ -175,7 +178,7 @@ class TextCache:
                            "dim": int(vectors.shape[1]), "created": time.time()})
         with open(self.root / "index.jsonl", "a") as f:  # one short append: atomic on POSIX
             f.write(line + "\n")
-        if self.store is not None:
+        if self.store is not None and record:
             self.store.text_cache_put(
                 key=f"{config.key}:{shard_id}", path=str(path), model_id=config.model_id,
                 dim=int(vectors.shape[1]), count=len(texts),
@@ -187,13 +190,17 @@ class TextCache:
         config: TextVectorConfig,
         texts: Sequence[str],
         compute: Callable[[list[str]], torch.Tensor],
+        shard: ShardSpec | None = None,
     ) -> torch.Tensor:
         """Vectors of ``texts`` (``[N, d]``): cached ones read, the rest computed once and stored.
 
         ``compute`` is called at most once, with the distinct missing texts only, and not at
-        all when everything is cached.
+        all when everything is cached. With a ``shard`` (several processes filling the cache
+        together, see :meth:`fill_sharded`) it only gets this process's share of them.
         """
         texts = list(texts)
+        if shard is not None and shard.world_size > 1:
+            self.fill_sharded(config, texts, compute, shard)
         cached, found = self.lookup(config, texts)
         missing = list(dict.fromkeys(t for t, ok in zip(texts, found.tolist()) if not ok))
         if not missing:
@@ -206,3 +213,49 @@ class TextCache:
         todo = [i for i, ok in enumerate(found.tolist()) if not ok]
         out[torch.tensor(todo)] = fresh[torch.tensor([row_of[texts[i]] for i in todo])]
         return out
+
+    def fill_sharded(self, config: TextVectorConfig, texts: Sequence[str],
+                     compute: Callable[[list[str]], torch.Tensor], shard: ShardSpec) -> None:
+        """Cooperatively store the vectors of ``texts`` that are missing, one share per process.
+
+        Every process calls this with the same texts. All decide the missing distinct texts
+        from the same cache state (a barrier separates the look-up from any write), each
+        encodes the contiguous share ``[n*r/W, n*(r+1)/W)`` into its own uniquely named shard
+        file, and a second barrier makes the complete set visible to all. When a store is
+        attached (rank 0 only), it also records the other ranks' shards.
+        """
+        _, found = self.lookup(config, texts)
+        missing = list(dict.fromkeys(t for t, ok in zip(texts, found.tolist()) if not ok))
+        shard.barrier()
+        n, r, w = len(missing), shard.rank, shard.world_size
+        mine = missing[n * r // w : n * (r + 1) // w]
+        written = None
+        if mine:
+            vectors = compute(mine).detach().float().cpu()
+            written = (str(self.put(config, mine, vectors, record=False)), len(mine), int(vectors.shape[1]))
+        shard.barrier()
+        parts = shard.gather(written) if shard.gather is not None else [written]
+        if self.store is not None:
+            for part in parts:
+                if part is not None:
+                    path, count, dim = part
+                    self.store.text_cache_put(key=f"{config.key}:{Path(path).stem[len('shard-'):]}", path=path,
+                                              model_id=config.model_id, dim=dim, count=count)
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """One process's part in filling the cache together with others (torch.distributed).
+
+    Args:
+        rank: this process's index, ``0 <= rank < world_size``.
+        world_size: number of cooperating processes.
+        barrier: blocks until every process has called it.
+        gather: returns every process's argument, in rank order (or None: nothing is
+            gathered and only this process's shard is recorded in the store).
+    """
+
+    rank: int
+    world_size: int
+    barrier: Callable[[], None]
+    gather: Callable[[Any], list[Any]] | None = None

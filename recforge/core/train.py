@@ -10,6 +10,13 @@ Reproducibility: epoch ``e`` shuffles with a generator seeded ``seed + e`` and r
 global RNG (dropout) with ``seed * 1000 + e``; a run resumed from the checkpoint of epoch
 ``e - 1`` therefore replays exactly what an uninterrupted run would have done.
 
+Distributed (torchrun, ``WORLD_SIZE > 1``): the loop wraps the model's loss in
+DistributedDataParallel and each rank trains on its contiguous part of every global batch
+(:mod:`recforge.core.distributed`); the epoch's permutation is the same on every rank, so
+N processes replay the single-process batches. Only rank 0 writes checkpoints; the caller
+gives the other ranks no store. Checkpoints hold the plain model, so any number of processes
+can resume them.
+
 Cancellation: ``on_event`` may raise ``KeyboardInterrupt`` or return ``True``; either stops
 the loop with :class:`TrainingInterrupted` (a ``KeyboardInterrupt``) after which the last
 complete checkpoint is still on disk.
@@ -21,9 +28,8 @@ import copy
 import dataclasses
 import logging
 import math
-import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,15 +40,14 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn,
 from rich.text import Text
 from torch import Tensor, nn
 
+from recforge.core import distributed
+from recforge.core.checkpointing import KEEP_CHECKPOINTS, load_latest, save_epoch
 from recforge.core.errors import ConfigError, unknown_name
-from recforge.core.saved_model import latest_checkpoint, read_checkpoint, write_checkpoint
+from recforge.core.optim import OPTIMIZERS, SCHEDULERS, EpochScheduler, make_optimizer, param_groups  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
 LOWER_IS_BETTER = ("loss", "logloss", "rmse", "mae", "mse")
-SCHEDULERS = ("none", "step", "exponential", "cosine", "plateau")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-KEEP_CHECKPOINTS = 2
 
 
 @dataclass
@@ -181,100 +186,6 @@ class _RateColumn(ProgressColumn):
         return Text(f"{speed:,.0f} samples/s" if speed else "- samples/s", style="cyan")
 
 
-# --------------------------------------------------------------------------- optimiser parts
-def _embedding_params(model: nn.Module) -> set[int]:
-    return {id(m.weight) for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))}
-
-
-def param_groups(model: nn.Module, s: TrainSettings) -> list[dict[str, Any]]:
-    """Parameter groups by (lr, weight decay): per-prefix lr groups and embedding decay."""
-    embeddings = _embedding_params(model)
-    groups: dict[tuple[float, float], list[nn.Parameter]] = {}
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        lr, wd = s.lr, s.weight_decay
-        if id(p) in embeddings and s.embedding_weight_decay is not None:
-            wd = s.embedding_weight_decay
-        for prefix, spec in s.lr_groups.items():
-            if name == prefix or name.startswith(prefix + "."):
-                spec = spec if isinstance(spec, dict) else {"lr": spec}
-                lr = float(spec.get("lr", lr))
-                wd = float(spec.get("weight_decay", wd))
-        groups.setdefault((lr, wd), []).append(p)
-    return [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()]
-
-
-def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
-    groups = param_groups(model, s)
-    if not groups:
-        raise ConfigError("the model has no trainable parameters", fix="use a model with weights or a fit-only ranker")
-    name = s.optimizer.lower()
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=s.lr)
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=s.lr, momentum=0.9)
-    return torch.optim.Adam(groups, lr=s.lr)
-
-
-class EpochScheduler:
-    """Per-epoch learning-rate schedule with optional linear warm-up; state is plain JSON."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer, spec: Any, epochs: int) -> None:
-        spec = {"name": spec} if isinstance(spec, str) else dict(spec or {"name": "none"})
-        self.name = str(spec.pop("name", "none")).lower()
-        if self.name not in SCHEDULERS:
-            raise unknown_name("scheduler", self.name, SCHEDULERS, fix=f"use one of {', '.join(SCHEDULERS)}")
-        self.warmup = int(spec.pop("warmup_epochs", 0))
-        self.args = spec
-        self.optimizer = optimizer
-        self.base = [g["lr"] for g in optimizer.param_groups]
-        self.epochs = max(epochs, 1)
-        self.scale = 1.0
-        self.plateau_best: float | None = None
-        self.plateau_bad = 0
-        self.apply(1)
-
-    def factor(self, epoch: int) -> float:
-        """LR multiplier for ``epoch`` (1-based), before plateau reductions."""
-        warm = min(1.0, epoch / (self.warmup + 1)) if self.warmup else 1.0
-        t = epoch - 1
-        if self.name == "step":
-            return warm * float(self.args.get("gamma", 0.1)) ** (t // int(self.args.get("step_size", 1)))
-        if self.name == "exponential":
-            return warm * float(self.args.get("gamma", 0.9)) ** t
-        if self.name == "cosine":
-            floor = float(self.args.get("eta_min_factor", 0.0))
-            return warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t / self.epochs)))
-        return warm
-
-    def apply(self, epoch: int) -> None:
-        for group, base in zip(self.optimizer.param_groups, self.base):
-            group["lr"] = base * self.factor(epoch) * self.scale
-
-    def end_epoch(self, epoch: int, value: float | None, higher: bool) -> None:
-        """Advance to ``epoch + 1``; plateau reduces the lr after ``patience`` flat epochs."""
-        if self.name == "plateau" and value is not None:
-            better = self.plateau_best is None or (value > self.plateau_best if higher else value < self.plateau_best)
-            if better:
-                self.plateau_best, self.plateau_bad = value, 0
-            else:
-                self.plateau_bad += 1
-                if self.plateau_bad > int(self.args.get("patience", 1)):
-                    self.scale *= float(self.args.get("factor", 0.5))
-                    self.plateau_bad = 0
-        self.apply(epoch + 1)
-
-    def state(self) -> dict[str, Any]:
-        return {"scale": self.scale, "plateau_best": self.plateau_best, "plateau_bad": self.plateau_bad}
-
-    def load(self, state: dict[str, Any], next_epoch: int) -> None:
-        self.scale = state["scale"]
-        self.plateau_best = state["plateau_best"]
-        self.plateau_bad = state["plateau_bad"]
-        self.apply(next_epoch)
-
-
 # --------------------------------------------------------------------------- the loop
 class Trainer:
     """Trains one model on one table; see the module docstring for the contract.
@@ -315,6 +226,10 @@ class Trainer:
         self.bad_epochs = 0
         self.global_step = 0
         self._last_beat = 0.0
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.loss_fn: Callable[[dict[str, Tensor]], Tensor] = model.training_loss  # type: ignore[assignment]
+        if distributed.is_active():
+            self.loss_fn = distributed.wrap_for_training(model, self.device)
 
     # ------------------------------------------------------------------ helpers
     def _emit(self, event: TrainEvent) -> None:
@@ -344,20 +259,20 @@ class Trainer:
                 "global_step": self.global_step, "scheduler": self.scheduler.state(), "monitor": self.monitor}
 
     def _checkpoint(self, epoch: int) -> None:
-        if self.checkpoint_dir is None or not self.s.checkpoint:
+        if self.checkpoint_dir is None or not self.s.checkpoint or self.rank != 0:
             return
-        write_checkpoint(self.checkpoint_dir / f"epoch-{epoch:04d}", self.model, self.optimizer,
-                         self._loop_state(epoch), self.best_state)
-        done = sorted(self.checkpoint_dir.glob("epoch-*"))
-        for old in done[:-KEEP_CHECKPOINTS]:
-            shutil.rmtree(old, ignore_errors=True)
+        save_epoch(self.checkpoint_dir, epoch, self.model, self.optimizer, self._loop_state(epoch),
+                   self.best_state, KEEP_CHECKPOINTS)
 
     def restore(self) -> int:
-        """Load the latest checkpoint (if any); returns the first epoch still to run."""
-        folder = latest_checkpoint(self.checkpoint_dir) if self.checkpoint_dir else None
-        if folder is None:
+        """Load the latest checkpoint (if any); returns the first epoch still to run.
+
+        Every rank reads the same checkpoint (the run folder must be on storage they share).
+        """
+        found = load_latest(self.checkpoint_dir, self.model, self.optimizer)
+        if found is None:
             return 1
-        state, best = read_checkpoint(folder, self.model, self.optimizer)
+        folder, state, best = found
         self.history = state["history"]
         self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
         self.bad_epochs, self.global_step = state["bad_epochs"], state["global_step"]
@@ -376,7 +291,7 @@ class Trainer:
         bar = Progress(TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"), BarColumn(),
                        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"), _RateColumn(),
                        TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=console,
-                       disable=not (self.progress and console.is_terminal), transient=True)
+                       disable=not (self.progress and console.is_terminal and self.rank == 0), transient=True)
         self._emit(TrainEvent("start", start, self.s.epochs, steps=steps))
         self._beat(force=True)
         epoch = start - 1
@@ -407,29 +322,48 @@ class Trainer:
                               metrics={self.monitor: self.best_value} if self.best_value is not None else {}))
         return TrainResult(self.history, self.best_epoch, self.best_value, self.monitor, epoch, stopped)
 
+    def _batches(self, gen: torch.Generator) -> Iterator[tuple[dict[str, Tensor], int, int]]:
+        """``(this rank's batch, its rows, the global batch's rows)`` for one epoch.
+
+        One permutation per epoch from ``gen`` (the same on every rank); global batches are
+        its consecutive slices and each rank takes its contiguous part of every one. A final
+        batch too small to give every rank a row is skipped (only possible with N > 1).
+        """
+        n, size = self.train.num_rows, self.s.batch_size
+        order = torch.randperm(n, generator=gen)
+        for start in range(0, n, size):
+            index = order[start : start + size]
+            if index.numel() < self.world:
+                break
+            local = distributed.local_slice(index) if self.world > 1 else index
+            yield self.train.batch(local), int(local.numel()), int(index.numel())
+
     def _epoch(self, epoch: int, steps: int, bar: Progress) -> dict[str, float]:
-        torch.manual_seed(self.s.seed * 1000 + epoch)
+        torch.manual_seed(self.s.seed * 1000 + epoch + 1_000_003 * self.rank)  # own dropout masks per rank
         gen = torch.Generator().manual_seed(self.s.seed + epoch)
         task = bar.add_task("train", total=self.train.num_rows, epoch=epoch, epochs=self.s.epochs, loss="-")
         self.model.train()
         total = torch.zeros((), device=self.device)
-        seen, started = 0, time.perf_counter()
-        for step, batch in enumerate(self.train.iter_batches(self.s.batch_size, shuffle=True, generator=gen), 1):
+        seen, local_seen, started = 0, 0, time.perf_counter()
+        for step, (batch, n_local, n_global) in enumerate(self._batches(gen), 1):
             batch = self._to_device(batch)
             if self.add_negatives is not None:
                 batch = self.add_negatives(batch, gen)
-            loss = self.model.training_loss(batch)
+            loss = self.loss_fn(batch)
+            # DDP averages gradients over ranks: weighting each rank's mean loss by its share
+            # makes that average the gradient of the global batch's mean loss
+            scaled = loss * (n_local * self.world / n_global) if self.world > 1 else loss
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaled.backward()
             if self.s.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.s.grad_clip)
             self.optimizer.step()
-            n = next(iter(batch.values())).shape[0]
-            total += loss.detach() * n
-            seen += n
+            total += loss.detach() * n_local
+            seen += n_global
+            local_seen += n_local
             self.global_step += 1
             if step % self.log_every == 0 or step == steps:
-                mean = (total / seen).item()
+                mean = (total / max(local_seen, 1)).item()
                 rate = seen / max(time.perf_counter() - started, 1e-9)
                 bar.update(task, completed=seen, loss=f"{mean:.4f}")
                 self._emit(TrainEvent("step", epoch, self.s.epochs, step, steps, seen, mean, rate))
@@ -437,8 +371,10 @@ class Trainer:
             if self.s.max_steps and self.global_step >= self.s.max_steps:
                 break
         bar.remove_task(task)
-        metrics = {"train.loss": (total / max(seen, 1)).item()}
+        sums = distributed.all_reduce_sum(torch.stack([total.double().cpu(), torch.tensor(float(local_seen), dtype=torch.float64)]))
+        metrics = {"train.loss": float(sums[0] / max(float(sums[1]), 1.0))}
         if self.evaluate is not None:
+            distributed.sync_buffers(self.model)
             self.model.eval()
             with torch.no_grad():
                 metrics.update({f"valid.{k}": float(v) for k, v in self.evaluate(self.model).items()})

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from recforge.core import distributed
 from recforge.core.components import PrepareContext, param
 from recforge.core.errors import ConfigError
 from recforge.core.textcache import TextCache, TextVectorConfig
@@ -93,7 +94,9 @@ class TextBank(nn.Module):
             return lm.encode(missing, batch_size=p.batch_size, show_progress=context.show_progress)
 
         cache = TextCache(store=context.store)
-        vectors = cache.get_or_compute(self.cache_config(), [self.texts[i] for i in todo], encode)
+        # under torchrun each rank encodes only its share of the missing texts
+        vectors = cache.get_or_compute(self.cache_config(), [self.texts[i] for i in todo], encode,
+                                       shard=distributed.text_shard())
         with torch.no_grad():
             self.bank[torch.tensor(todo)] = vectors.to(self.bank.device, self.bank.dtype)
         self.ready.fill_(True)  # empty texts stay the zero vector

@@ -1,0 +1,116 @@
+"""Optimiser construction and the per-epoch learning-rate schedule of the trainer.
+
+Kept apart from the loop in :mod:`recforge.core.train` because both are pure functions of the
+model and the ``train`` settings: parameter groups (per-prefix learning rates, embedding
+weight decay), the optimiser, and :class:`EpochScheduler`, whose state is plain JSON so that
+checkpoints never pickle.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from recforge.core.errors import ConfigError, unknown_name
+
+if TYPE_CHECKING:
+    from recforge.core.train import TrainSettings
+
+SCHEDULERS = ("none", "step", "exponential", "cosine", "plateau")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+def _embedding_params(model: nn.Module) -> set[int]:
+    return {id(m.weight) for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))}
+
+
+def param_groups(model: nn.Module, s: TrainSettings) -> list[dict[str, Any]]:
+    """Parameter groups by (lr, weight decay): per-prefix lr groups and embedding decay."""
+    embeddings = _embedding_params(model)
+    groups: dict[tuple[float, float], list[nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        lr, wd = s.lr, s.weight_decay
+        if id(p) in embeddings and s.embedding_weight_decay is not None:
+            wd = s.embedding_weight_decay
+        for prefix, spec in s.lr_groups.items():
+            if name == prefix or name.startswith(prefix + "."):
+                spec = spec if isinstance(spec, dict) else {"lr": spec}
+                lr = float(spec.get("lr", lr))
+                wd = float(spec.get("weight_decay", wd))
+        groups.setdefault((lr, wd), []).append(p)
+    return [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()]
+
+
+def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
+    groups = param_groups(model, s)
+    if not groups:
+        raise ConfigError("the model has no trainable parameters", fix="use a model with weights or a fit-only ranker")
+    name = s.optimizer.lower()
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=s.lr)
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=s.lr, momentum=0.9)
+    return torch.optim.Adam(groups, lr=s.lr)
+
+
+class EpochScheduler:
+    """Per-epoch learning-rate schedule with optional linear warm-up; state is plain JSON."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, spec: Any, epochs: int) -> None:
+        spec = {"name": spec} if isinstance(spec, str) else dict(spec or {"name": "none"})
+        self.name = str(spec.pop("name", "none")).lower()
+        if self.name not in SCHEDULERS:
+            raise unknown_name("scheduler", self.name, SCHEDULERS, fix=f"use one of {', '.join(SCHEDULERS)}")
+        self.warmup = int(spec.pop("warmup_epochs", 0))
+        self.args = spec
+        self.optimizer = optimizer
+        self.base = [g["lr"] for g in optimizer.param_groups]
+        self.epochs = max(epochs, 1)
+        self.scale = 1.0
+        self.plateau_best: float | None = None
+        self.plateau_bad = 0
+        self.apply(1)
+
+    def factor(self, epoch: int) -> float:
+        """LR multiplier for ``epoch`` (1-based), before plateau reductions."""
+        warm = min(1.0, epoch / (self.warmup + 1)) if self.warmup else 1.0
+        t = epoch - 1
+        if self.name == "step":
+            return warm * float(self.args.get("gamma", 0.1)) ** (t // int(self.args.get("step_size", 1)))
+        if self.name == "exponential":
+            return warm * float(self.args.get("gamma", 0.9)) ** t
+        if self.name == "cosine":
+            floor = float(self.args.get("eta_min_factor", 0.0))
+            return warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t / self.epochs)))
+        return warm
+
+    def apply(self, epoch: int) -> None:
+        for group, base in zip(self.optimizer.param_groups, self.base):
+            group["lr"] = base * self.factor(epoch) * self.scale
+
+    def end_epoch(self, epoch: int, value: float | None, higher: bool) -> None:
+        """Advance to ``epoch + 1``; plateau reduces the lr after ``patience`` flat epochs."""
+        if self.name == "plateau" and value is not None:
+            better = self.plateau_best is None or (value > self.plateau_best if higher else value < self.plateau_best)
+            if better:
+                self.plateau_best, self.plateau_bad = value, 0
+            else:
+                self.plateau_bad += 1
+                if self.plateau_bad > int(self.args.get("patience", 1)):
+                    self.scale *= float(self.args.get("factor", 0.5))
+                    self.plateau_bad = 0
+        self.apply(epoch + 1)
+
+    def state(self) -> dict[str, Any]:
+        return {"scale": self.scale, "plateau_best": self.plateau_best, "plateau_bad": self.plateau_bad}
+
+    def load(self, state: dict[str, Any], next_epoch: int) -> None:
+        self.scale = state["scale"]
+        self.plateau_best = state["plateau_best"]
+        self.plateau_bad = state["plateau_bad"]
+        self.apply(next_epoch)
