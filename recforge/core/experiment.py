@@ -126,7 +126,11 @@ def evaluate(model: Any, prepared: Any, split: str, config: dict[str, Any], devi
         groups = cols[prepared.user_field].numpy() if cols is not None and prepared.user_field else None
         out.update(compute_metrics(pointwise, labels.numpy(), preds.numpy(), groups=groups))
     if ranking:
-        if eval_cfg.get("protocol", "full") == "sampled":
+        if eval_cfg.get("protocol", "full") == "rows":
+            from recforge.core.ranking_eval import evaluate_rows
+
+            out.update(evaluate_rows(model, prepared, split, ks=(), metrics=ranking, device=device))
+        elif eval_cfg.get("protocol", "full") == "sampled":
             out.update(evaluate_sampled(model, prepared, split, ks=(), metrics=ranking, device=device,
                                         num_negatives=int(eval_cfg.get("num_negatives", 100))))
         else:

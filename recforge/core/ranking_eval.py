@@ -224,3 +224,39 @@ def evaluate_sampled(
             scores[~candidates] = -torch.inf
             acc.update(scores, gt_rows)
     return acc.result()
+
+
+@torch.no_grad()
+def evaluate_rows(
+    model: Any,
+    prepared: Any,
+    split: str = "test",
+    ks: Sequence[int] = (10,),
+    metrics: Sequence[str] | None = None,
+    batch_size: int = 512,
+    device: Any = "cpu",
+) -> dict[str, float]:
+    """Full ranking per row: each row (e.g. a purchase history) ranks every item, and the row's
+    own item is its one relevant item (next-item protocol of sequential recommenders).
+
+    Unlike :func:`evaluate_full_ranking`, the query is the row's own features (its history),
+    not a user id, so rows of users never seen in training are ranked by their history; no
+    item is excluded (repeat purchases count). The model scores rows with
+    ``score_rows(batch) -> [B, I]``.
+    """
+    if not callable(getattr(model, "score_rows", None)):
+        raise ConfigError(f"model '{type(model).__name__}' cannot rank items per row",
+                          fix="use a ranker with row queries, e.g. two-tower with row_queries: true, or protocol: full")
+    names = _metric_names(metrics, ks)
+    _, item, _, n_items = id_fields(prepared)
+    table = prepared.splits[split]
+    acc = RankingAccumulator(names, num_items=n_items - FIRST)
+    with _eval_mode(model):
+        for batch in table.iter_batches(batch_size):
+            gt_items = batch[item].long().numpy()
+            scores = model.score_rows({k: v.to(device) for k, v in batch.items()}).detach().float().cpu()
+            scores[:, :FIRST] = -torch.inf
+            gt = sparse.csr_matrix((np.ones(gt_items.size, dtype=np.float32), (np.arange(gt_items.size), gt_items)),
+                                   shape=(gt_items.size, n_items))
+            acc.update(scores, gt)
+    return acc.result()

@@ -9,6 +9,7 @@ from recforge.core.hookspecs import Register, hookimpl
 def register_datasets(register: Register) -> None:
     """Register the built-in dataset recipes (one module each)."""
     from recforge.plugins.datasets.amazon import Amazon2018
+    from recforge.plugins.datasets.amazon_seq import AmazonSeq
     from recforge.plugins.datasets.bing_news import BingNews
     from recforge.plugins.datasets.ctr_samples import Avazu, Criteo
     from recforge.plugins.datasets.files import FilesRecipe
@@ -16,5 +17,5 @@ def register_datasets(register: Register) -> None:
     from recforge.plugins.datasets.ml_latest_small import MovieLensLatestSmall
     from recforge.plugins.datasets.movielens_100k import MovieLens100K
 
-    for recipe in (MovieLens100K, MovieLensLatestSmall, BingNews, Mind, Amazon2018, Criteo, Avazu, FilesRecipe):
+    for recipe in (MovieLens100K, MovieLensLatestSmall, BingNews, Mind, Amazon2018, AmazonSeq, Criteo, Avazu, FilesRecipe):
         register(recipe)

@@ -77,6 +77,17 @@ class EntityFeatures(nn.Module):
             encoded[name] = self.encoders[name](batch, encoded)
         return torch.cat([encoded[n] for n in names], dim=1)
 
+    def encode_batch(self, role: str, batch: dict[str, Tensor]) -> Tensor | None:
+        """``[B, F, D]`` field vectors of the ``role`` fields read from the batch's own columns
+        (row queries: a row's history rather than the per-id lookup); None: no such fields."""
+        names = self.fields_of_role(role)
+        if not names:
+            return None
+        encoded: dict[str, Tensor] = {}
+        for name in names:
+            encoded[name] = self.encoders[name](batch, encoded)
+        return torch.cat([encoded[n] for n in names], dim=1)
+
     def prepare(self, context: Any) -> None:
         """Let encoders precompute (text encoders fill their vector banks)."""
         for enc in self.encoders.values():

@@ -64,6 +64,9 @@ class TwoTower(StandaloneRanker):
         loss: ``softmax`` (in-batch + logQ) or ``bpr`` (sampled negatives).
         temperature: softmax temperature.
         normalize: L2-normalise tower outputs (cosine scores).
+        row_queries: the user tower reads each row's own user-role columns (e.g. its purchase
+            history) instead of the per-user lookup: next-item rows of users never seen in
+            training, evaluated with ``eval.protocol: rows``.
 
     Example:
         model:
@@ -81,6 +84,7 @@ class TwoTower(StandaloneRanker):
         loss: str = param("softmax", "softmax (in-batch + logQ) or bpr (sampled negatives)")
         temperature: float = param(0.1, "softmax temperature")
         normalize: bool = param(True, "L2-normalise tower outputs")
+        row_queries: bool = param(False, "user tower over each row's own user-role columns (next-item rows)")
 
     def __init__(self, num_users: int, num_items: int, params: TwoTower.Params, user_field: str = "user_id",
                  item_field: str = "item_id", dim: int = 64, features: EntityFeatures | None = None,
@@ -151,6 +155,24 @@ class TwoTower(StandaloneRanker):
     def score_pairs(self, users: Tensor, items: Tensor) -> Tensor:
         return (self.embed("user", users) * self.embed("item", items)).sum(-1)
 
+    def embed_rows(self, batch: dict[str, Tensor]) -> Tensor:
+        """User-tower outputs ``[B, out]`` from the batch's own user-role columns (row queries)."""
+        x = self.features.encode_batch("user", batch)
+        assert x is not None  # the user tower has at least its id field
+        out = self.towers["user"](x)
+        return F.normalize(out, dim=-1) if self.params.normalize else out
+
+    def _queries(self, batch: dict[str, Tensor]) -> Tensor:
+        return self.embed_rows(batch) if self.params.row_queries else self.embed("user", self.users_of(batch))
+
+    def predict(self, batch: dict[str, Tensor]) -> Tensor:
+        """``[B]`` scores of the batch's rows against their items."""
+        return (self._queries(batch) * self.embed("item", self.items_of(batch))).sum(-1)
+
+    def score_rows(self, batch: dict[str, Tensor]) -> Tensor:
+        """``[B, I]`` scores of every item for each row's query (``eval.protocol: rows``)."""
+        return self._queries(batch) @ self.all_item_vectors().T
+
     def score_items(self, users: Tensor, items: Tensor | None = None) -> Tensor:
         """Exact scores by one matrix product against the precomputed item vectors."""
         item_mat = self.all_item_vectors()
@@ -168,7 +190,7 @@ class TwoTower(StandaloneRanker):
 
     def training_loss(self, batch: dict[str, Tensor]) -> Tensor:
         users, items = self.users_of(batch), self.items_of(batch)
-        u, v = self.embed("user", users), self.embed("item", items)
+        u, v = self._queries(batch), self.embed("item", items)
         has_neg = neg_key(self.item_field) in batch
         if self.params.loss == "bpr":
             negs = self.negatives_of(batch)
