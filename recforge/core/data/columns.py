@@ -78,14 +78,26 @@ def unique_tokens(series: pd.Series, sep: str | None) -> tuple[np.ndarray, np.nd
     return codes, values, counts
 
 
-def expand(codes: np.ndarray, values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-unique ragged ``values`` (``counts`` each) repeated for rows ``codes``: one gather."""
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+def expand(codes: np.ndarray, values: np.ndarray, counts: np.ndarray, block: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """Per-unique ragged ``values`` (``counts`` each) repeated for rows ``codes``: one gather.
+
+    The gather positions are built ``block`` rows at a time straight into the output, so the
+    temporary index arrays stay small however many rows there are (peak memory at 20M rows).
+    """
+    starts = np.zeros(len(counts), dtype=np.int64)
+    if len(counts) > 1:
+        np.cumsum(counts[:-1], out=starts[1:])
     row_counts = counts[codes]
-    total = int(row_counts.sum())
-    row_off = np.concatenate([[0], np.cumsum(row_counts)[:-1]]).astype(np.int64)
-    pos = np.repeat(starts[codes] - row_off, row_counts) + np.arange(total, dtype=np.int64)
-    return values[pos], row_counts
+    row_off = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum(row_counts, out=row_off[1:])
+    out = np.empty(int(row_off[-1]), dtype=values.dtype)
+    for lo in range(0, len(codes), block):
+        hi = min(lo + block, len(codes))
+        a, b = int(row_off[lo]), int(row_off[hi])
+        pos = np.repeat(starts[codes[lo:hi]] - (row_off[lo:hi] - a), row_counts[lo:hi])
+        pos += np.arange(b - a, dtype=np.int64)
+        np.take(values, pos, out=out[a:b])
+    return out, row_counts
 
 
 def tokens(series: pd.Series, sep: str | None) -> tuple[np.ndarray, np.ndarray]:

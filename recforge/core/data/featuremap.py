@@ -23,8 +23,35 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recforge.core.data.columns import as_keys, expand, numbers, render_template, row_number, template_columns, token_counts, unique_tokens, where
-from recforge.core.data.schema import FIRST, PAD, RAGGED_KINDS, UNK, VOCAB_KINDS, FieldInfo, FieldSpec, field_info_from_dict, field_info_to_dict, field_spec_from_dict
+from recforge.core.data.columns import (
+    as_keys,
+    expand,
+    numbers,
+    render_template,
+    row_number,
+    template_columns,
+    where,
+)
+from recforge.core.data.keys import (
+    FactorizedKeys,
+    FactorizedTokens,
+    IntVocab,
+    factorize_keys,
+    factorize_tokens,
+    token_counts,
+)
+from recforge.core.data.schema import (
+    FIRST,
+    PAD,
+    RAGGED_KINDS,
+    UNK,
+    VOCAB_KINDS,
+    FieldInfo,
+    FieldSpec,
+    field_info_from_dict,
+    field_info_to_dict,
+    field_spec_from_dict,
+)
 from recforge.core.data.table import TensorTable
 from recforge.core.errors import DataError, unknown_name
 
@@ -58,6 +85,7 @@ class FeatureMap:
         self.vocabs = vocabs
         self.stats = stats
         self._index_cache: dict[str, pd.Index] = {}
+        self._int_cache: dict[str, tuple[int, IntVocab]] = {}
 
     # ------------------------------------------------------------------ fitting
     @classmethod
@@ -88,14 +116,17 @@ class FeatureMap:
         # count every vocabulary over all fields that share it
         counts: dict[str, pd.Series] = {}
         longest: dict[str, int] = {}
+        factorized: dict[str, FactorizedKeys | FactorizedTokens] = {}  # reused by the transform below
         for spec in specs:
             if spec.kind not in VOCAB_KINDS:
                 continue
             col = frame[_column(spec)]
             if spec.kind == "categorical":
-                vc = pd.Series(as_keys(col).fillna("").to_numpy(dtype=object), dtype=object).value_counts(sort=False)
+                keys = factorized[spec.name] = factorize_keys(col)
+                vc = keys.counts()
             else:
-                vc, longest[spec.name] = token_counts(col, spec.sep)
+                tokens = factorized[spec.name] = factorize_tokens(col, spec.sep)
+                vc, longest[spec.name] = token_counts(tokens)
             if spec.hash_buckets:
                 continue
             key = key_of[spec.name]
@@ -106,7 +137,7 @@ class FeatureMap:
             min_count = owner.min_count if owner is not None else 1
             kept = vc[vc >= min_count]
             order = np.lexsort((kept.index.to_numpy(dtype=str), -kept.to_numpy()))
-            vocabs[key] = [str(v) for v in kept.index.to_numpy()[order]]
+            vocabs[key] = list(map(str, kept.index.to_numpy(dtype=object)[order]))
 
         for spec in specs:
             info = FieldInfo(name=spec.name, kind=spec.kind, role=spec.role, spec=spec)
@@ -131,7 +162,7 @@ class FeatureMap:
                 info.vector_dim = spec.dim
             fields[spec.name] = info
         fm = cls(fields, vocabs, stats)
-        return fm, fm.transform(frame, source=source)  # registers train texts, vector dims
+        return fm, fm._transform(frame, source, factorized)  # registers train texts, vector dims
 
     @staticmethod
     def _vocab_key(spec: FieldSpec, by_name: dict[str, FieldSpec]) -> str:
@@ -165,6 +196,9 @@ class FeatureMap:
     # ------------------------------------------------------------------ transform
     def transform(self, frame: pd.DataFrame, source: Any = None) -> TensorTable:
         """Index a raw frame into a TensorTable (unknown values -> 1; unseen texts appended)."""
+        return self._transform(frame, source, {})
+
+    def _transform(self, frame: pd.DataFrame, source: Any, factorized: dict[str, Any]) -> TensorTable:
         source = source or frame.attrs.get("source")
         dense: dict[str, torch.Tensor] = {}
         ragged: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -179,9 +213,10 @@ class FeatureMap:
                 raise DataError(f"{where(col, source)} (field '{name}') is missing", fix="add the column or drop the field from the schema")
             series = frame[col]
             if info.kind == "categorical":
-                dense[name] = torch.from_numpy(self._lookup(info, as_keys(series).fillna("").to_numpy(dtype=object)))
+                keys = factorized.pop(name, None) or factorize_keys(series)  # pop: free codes as we go
+                dense[name] = torch.from_numpy(self._lookup_factorized(info, keys))
             elif info.kind in RAGGED_KINDS:
-                ragged[name] = self._ragged(info, series)
+                ragged[name] = self._ragged(info, factorized.pop(name, None) or factorize_tokens(series, spec.sep))
                 max_len[name] = info.max_len
             elif info.kind == "numeric":
                 dense[name] = torch.from_numpy(self._numeric(info, numbers(series, col, source)))
@@ -201,6 +236,24 @@ class FeatureMap:
             idx = self._index_cache[key] = pd.Index(self.vocabs[key], dtype=object)
         return idx
 
+    def _int_vocab(self, key: str) -> IntVocab:
+        cached = self._int_cache.get(key)
+        if cached is None or cached[0] != len(self.vocabs[key]):
+            cached = self._int_cache[key] = (len(self.vocabs[key]), IntVocab.build(self.vocabs[key]))
+        return cached[1]
+
+    def _lookup_factorized(self, info: FieldInfo, keys: FactorizedKeys) -> np.ndarray:
+        """Index per row from factorised keys: one lookup per distinct value, then a gather."""
+        owner = self.fields.get(info.vocab_key, info)
+        hashed = bool(owner.spec is not None and owner.spec.hash_buckets)
+        if keys.ints is not None and not hashed:
+            pos = self._int_vocab(info.vocab_key).find(keys.ints)
+            per_unique = np.where(pos >= 0, pos + FIRST, UNK).astype(np.int64)
+        else:
+            per_unique = self._lookup(info, keys.keys())
+        missing = self._lookup(info, np.array([""], dtype=object))
+        return np.concatenate([per_unique, missing])[keys.codes]  # code -1 -> the missing value's index
+
     def _lookup(self, info: FieldInfo, keys: np.ndarray) -> np.ndarray:
         owner = self.fields.get(info.vocab_key, info)
         buckets = owner.spec.hash_buckets if owner.spec is not None else 0
@@ -209,22 +262,22 @@ class FeatureMap:
         pos = self._index(info.vocab_key).get_indexer(pd.Index(keys, dtype=object))
         return np.where(pos >= 0, pos + FIRST, UNK).astype(np.int64)
 
-    def _ragged(self, info: FieldInfo, series: pd.Series) -> tuple[torch.Tensor, torch.Tensor]:
-        spec = info.spec
-        codes, ukeys, ucounts = unique_tokens(series, spec.sep if spec else None)
-        idx, counts = expand(codes, self._lookup(info, ukeys), ucounts)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if counts.size else np.zeros(0, np.int64)
-        row = np.repeat(np.arange(counts.size), counts)
-        rank = np.arange(idx.size) - starts[row] if idx.size else np.zeros(0, np.int64)
-        L = info.max_len
-        if info.kind == "sequence":  # keep the most recent L
-            keep = rank >= (counts[row] - L)
-        else:  # keep the first L
-            keep = rank < L
-        kept = np.minimum(counts, L)
-        offsets = np.zeros(counts.size + 1, dtype=np.int64)
-        np.cumsum(kept, out=offsets[1:])
-        return torch.from_numpy(np.ascontiguousarray(idx[keep])), torch.from_numpy(offsets)
+    def _ragged(self, info: FieldInfo, tokens: FactorizedTokens) -> tuple[torch.Tensor, torch.Tensor]:
+        """Values + offsets; truncation to ``max_len`` happens per distinct value, before expanding."""
+        token_index = self._lookup(info, tokens.token_keys)[tokens.token_codes]
+        counts, L = tokens.counts, info.max_len
+        if counts.size and int(counts.max()) > L:
+            starts = np.zeros(counts.size, dtype=np.int64)
+            np.cumsum(counts[:-1], out=starts[1:])
+            owner = np.repeat(np.arange(counts.size), counts)
+            rank = np.arange(token_index.size) - starts[owner]
+            # sequences keep the most recent L, multi-valued fields the first L
+            keep = rank >= (counts[owner] - L) if info.kind == "sequence" else rank < L
+            token_index, counts = token_index[keep], np.minimum(counts, L)
+        idx, row_counts = expand(tokens.codes, token_index, counts)
+        offsets = np.zeros(row_counts.size + 1, dtype=np.int64)
+        np.cumsum(row_counts, out=offsets[1:])
+        return torch.from_numpy(np.ascontiguousarray(idx, dtype=np.int64)), torch.from_numpy(offsets)
 
     def _numeric(self, info: FieldInfo, values: np.ndarray) -> np.ndarray:
         st = self.stats[info.name]

@@ -28,7 +28,11 @@ from recforge.core.data.columns import numbers, template_columns
 from recforge.core.data.featuremap import FeatureMap
 from recforge.core.data.readers import file_sha256
 from recforge.core.data.recipe import SPLITS, RawData
-from recforge.core.data.sampling import NegativeSampler, add_pairwise_negatives, add_pointwise_negatives
+from recforge.core.data.sampling import (
+    NegativeSampler,
+    add_pairwise_negatives,
+    add_pointwise_negatives,
+)
 from recforge.core.data.schema import FIRST, FieldInfo, FieldSpec, field_spec_from_dict
 from recforge.core.data.splits import split_frame
 from recforge.core.data.table import TensorTable

@@ -122,7 +122,7 @@ def _fetch(url: str, dest: Path) -> None:
     """Download ``url`` to ``dest`` with a rich progress bar (size and rate)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-    with urllib.request.urlopen(url, timeout=30) as response, open(dest, "wb") as out:  # noqa: S310
+    with urllib.request.urlopen(url, timeout=30) as response, open(dest, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
         with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True) as bar:
             task = bar.add_task(f"download {url.rsplit('/', 1)[-1]}", total=total)

@@ -6,7 +6,13 @@ import numpy as np
 import torch
 
 from recforge.core.data.sampling import NegativeSampler
-from recforge.core.data.splits import cold_split, leave_last_out, random_split, temporal_split, user_temporal_split
+from recforge.core.data.splits import (
+    cold_split,
+    leave_last_out,
+    random_split,
+    temporal_split,
+    user_temporal_split,
+)
 
 rng = np.random.default_rng(0)
 USERS = rng.integers(0, 30, 600)
