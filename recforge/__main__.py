@@ -3,4 +3,7 @@
 from recforge.cli import main
 
 if __name__ == "__main__":
-    main()
+    # main() returns the exit status of commands that failed with a RecforgeError (click's
+    # standalone_mode=False hands it back instead of exiting), so pass it on like the
+    # console script does
+    raise SystemExit(main())

@@ -72,25 +72,59 @@ def cli(ctx: click.Context, debug: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _usage_line(err: click.ClickException) -> str:
+    """Click's usage/parameter errors as the one-line ``error: problem; fix`` contract."""
+    message = " ".join(err.format_message().split())
+    ctx = getattr(err, "ctx", None)
+    command = ctx.command_path if ctx is not None else "recforge"
+    if isinstance(err, click.UsageError):
+        return f"error: {message}; see `{command} --help`"
+    return f"error: {message}"
+
+
+def _os_error_line(err: OSError) -> str:
+    """An operating-system failure (disk full, permission denied) without a traceback."""
+    reason = err.strerror or type(err).__name__
+    where = f": {err.filename}" if getattr(err, "filename", None) else ""
+    return f"error: {reason}{where}; check the path, its permissions and the free disk space"
+
+
 def main(argv: list[str] | None = None) -> Any:
-    """Console-script entry point with the one-line error contract."""
+    """Console-script entry point with the one-line error contract.
+
+    Every failure ends as exactly one ``error: ...`` line on stderr and a non-zero exit:
+    RecforgeError (exit 1), usage errors (exit 2), Ctrl-C (exit 130), operating-system
+    errors and, as a last resort, unexpected exceptions (exit 1, with a hint to rerun with
+    ``--debug``, which shows the traceback instead).
+    """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
         return cli.main(args=args, prog_name="recforge", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
+    except click.exceptions.Abort:  # click turns Ctrl-C into Abort
+        click.echo("error: aborted (Ctrl-C or a declined prompt); run the command again to redo it", err=True)
         sys.exit(130)
     except click.ClickException as err:
-        err.show()
+        click.echo(_usage_line(err), err=True)
         sys.exit(err.exit_code)
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
-        click.echo("error: interrupted", err=True)
+        click.echo("error: interrupted (Ctrl-C); run the command again to redo it", err=True)
         sys.exit(130)
     except RecforgeError as err:
         if debug:
             raise
         click.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
+    except OSError as err:
+        if debug:
+            raise
+        click.echo(_os_error_line(err), err=True)
+        sys.exit(1)
+    except Exception as err:
+        if debug:
+            raise
+        text = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+        click.echo(f"error: unexpected {text}; rerun with --debug for the traceback and report it", err=True)
+        sys.exit(1)

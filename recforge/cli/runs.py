@@ -9,6 +9,7 @@ import click
 from recforge.cli._output import emit_json, emit_table
 from recforge.core.store import RUN_STATUSES, Store
 from recforge.core.store.compare import compare_runs
+from recforge.core.store.repository import stale_after_s
 from recforge.core.store.views import iso, run_to_dict
 
 
@@ -31,9 +32,14 @@ def runs() -> None:
 @click.option("--experiment", help="Only runs of this experiment.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_runs(status: str | None, experiment: str | None, as_json: bool) -> None:
-    """List runs, newest first, with their latest metrics."""
+    """List runs, newest first, with their latest metrics.
+
+    ``running`` runs without a heartbeat for RECFORGE_STALE_AFTER_S seconds (default 300)
+    are marked failed first: their process died (killed, out of memory, power loss).
+    """
+    timeout = stale_after_s()
     with Store.open() as store:
-        found = store.list_runs(experiment=experiment, status=status)
+        found = store.list_runs(experiment=experiment, status=status, stale_after_s=timeout)
         latest = {r.id: store.latest_metrics(r.id) for r in found}
     if as_json:
         emit_json([run_to_dict(r, metrics=latest[r.id]) for r in found])

@@ -142,6 +142,22 @@ def validate_config(config: dict[str, Any]) -> None:
                 raise unknown_name(f"key in config section '{key}'", sub, allowed, fix="fix the key name")
     if "data" not in config:
         raise ConfigError("config has no 'data' section", fix="add data: {recipe: ..., ...}")
+    _validate_metrics((config.get("eval") or {}).get("metrics"))
+
+
+def _validate_metrics(names: Any) -> None:
+    """Unknown metric names fail here, before any data is read or a run is recorded."""
+    if not names:
+        return
+    from recforge.core.metrics import parse_metric
+
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n.strip()]
+    if not isinstance(names, list):
+        raise ConfigError(f"eval.metrics must be a list of metric names, not {names!r}",
+                          fix="write e.g. eval: {metrics: [auc, logloss]}")
+    for name in names:
+        parse_metric(str(name))
 
 
 def dump_config(config: dict[str, Any]) -> str:

@@ -229,11 +229,14 @@ class Registry:
         info = self.components.get(name)
         if info is None or (kind is not None and info.kind != kind):
             choices = [c.name for c in self.components.values() if kind is None or c.kind == kind]
+            broken = [p for p in self.plugins.values() if p.error]
+            hint = "".join(f"; plugin '{p.name}' failed to load ({p.error})" for p in broken[:2])
             raise unknown_name(
                 kind or "component",
                 name,
                 choices,
-                fix=f"run `recforge components list{' --kind ' + kind if kind else ''}` to see them",
+                fix=f"run `recforge components list{' --kind ' + kind if kind else ''}` to see them{hint}"
+                + ("; fix or uninstall it (see `recforge plugins list`)" if broken else ""),
             )
         return info
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from torch import Tensor, nn
 
 from recforge.core.config import dump_config, parse_yaml
 from recforge.core.errors import ArtifactError, RecforgeError
+from recforge.core.store.artifacts import confined
 
 MODEL_FILES = ("config.yaml", "featuremap.json", "model.safetensors", "components.json",
                "items.json", "seen.safetensors")
@@ -117,6 +120,21 @@ def write_manifest(folder: Path, names: list[str]) -> None:
     (folder / "manifest.json").write_text(json.dumps({"files": entries}, indent=2))
 
 
+@contextmanager
+def _writing(what: str, folder: Path, tmp: Path, resume_hint: str) -> Iterator[None]:
+    """Turn an OSError (disk full, permissions) while writing into a one-line ArtifactError.
+
+    The half-written temporary folder is removed; whatever was complete before stays.
+    """
+    try:
+        yield
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = err.strerror or type(err).__name__
+        raise ArtifactError(f"cannot write {what} {folder}: {reason}",
+                            fix=f"free disk space or fix permissions under {folder.parent}, then {resume_hint}") from None
+
+
 def verify_manifest(folder: Path) -> None:
     """Check every file in ``manifest.json``; the first mismatch raises an ArtifactError."""
     manifest = folder / "manifest.json"
@@ -127,8 +145,16 @@ def verify_manifest(folder: Path) -> None:
         entries = json.loads(manifest.read_text())["files"]
     except (ValueError, KeyError):
         raise ArtifactError(f"{manifest} is corrupt", fix="save the model again") from None
+    if not isinstance(entries, dict):
+        raise ArtifactError(f"{manifest} is corrupt", fix="save the model again")
+    unlisted = [n for n in MODEL_FILES if n not in entries]
+    if unlisted:
+        raise ArtifactError(f"{manifest} does not cover {unlisted[0]} (modified or corrupt)",
+                            fix="save the model again; never edit files of a saved model")
     for name, info in entries.items():
-        path = folder / name
+        path = confined(folder, name)
+        if not isinstance(info, dict) or not {"sha256", "size"} <= set(info):
+            raise ArtifactError(f"{manifest} entry '{name}' is corrupt", fix="save the model again")
         if not path.is_file():
             raise ArtifactError(f"saved model file {path} is missing", fix="save the model again")
         if path.stat().st_size != info["size"] or sha256_of(path) != info["sha256"]:
@@ -241,6 +267,12 @@ def save_model(model: nn.Module, prepared: Any, config: dict[str, Any], folder: 
     """
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
+    with _writing("the saved model", folder, tmp, "train again"):
+        return _save_model(model, prepared, config, folder, tmp, components)
+
+
+def _save_model(model: nn.Module, prepared: Any, config: dict[str, Any], folder: Path, tmp: Path,
+                components: dict[str, str] | None) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     (tmp / "config.yaml").write_text(dump_config(config), encoding="utf-8")
@@ -326,8 +358,18 @@ def _optimizer_state(tensors: dict[str, Tensor], meta: dict[str, Any]) -> dict[s
 
 def write_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                      loop_state: dict[str, Any], best_state: dict[str, Tensor] | None) -> None:
-    """Write one epoch's checkpoint; ``state.json`` is written last (it marks completeness)."""
+    """Write one epoch's checkpoint; ``state.json`` is written last (it marks completeness).
+
+    A failed write (disk full) raises :class:`ArtifactError` and leaves the earlier
+    checkpoints untouched, so ``recforge resume`` can continue from the last complete one.
+    """
     tmp = folder.with_name(folder.name + ".tmp")
+    with _writing("the checkpoint", folder, tmp, "`recforge resume` the run"):
+        _write_checkpoint(folder, tmp, model, optimizer, loop_state, best_state)
+
+
+def _write_checkpoint(folder: Path, tmp: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                      loop_state: dict[str, Any], best_state: dict[str, Tensor] | None) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     save_tensors(trainable_state(model), tmp / "model.safetensors")

@@ -52,6 +52,23 @@ def checksum(path: Path) -> tuple[str, int]:
     raise ArtifactError(f"artifact path {path} does not exist", fix="save the file before logging it")
 
 
+def confined(folder: Path, name: str) -> Path:
+    """``folder / name``, refusing names that leave ``folder`` (``../x``, absolute paths, links).
+
+    Artifact names may come from users or from edited files; they must never make recforge
+    read or write outside the folder they belong to.
+    """
+    root = Path(folder).resolve()
+    if not isinstance(name, str) or not name.strip() or "\x00" in name or Path(name).is_absolute():
+        raise ArtifactError(f"artifact name {name!r} is not a plain relative name",
+                            fix="use a file name inside the run's folder")
+    path = (root / name).resolve()
+    if path == root or root not in path.parents:
+        raise ArtifactError(f"artifact name {name!r} points outside {root}",
+                            fix="use a file name inside the run's folder (no '..', links or absolute paths)")
+    return path
+
+
 def remove_run_dir(run_id: int) -> None:
     """Delete a run's artifact folder if it exists."""
     path = run_dir(run_id, create=False)

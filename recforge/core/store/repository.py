@@ -7,9 +7,10 @@ call returns (``run.params``, ``run.metrics``, ``run.artifacts``, ``run.experime
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
-import datetime as dt
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,13 +20,21 @@ from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from recforge.core.errors import StoreError, NotFoundError, unknown_name
+from recforge.core.errors import NotFoundError, StoreError, unknown_name
 from recforge.core.store import artifacts as files
 from recforge.core.store import provenance
 from recforge.core.store.engine import database_url, make_engine, make_session_factory, redact
 from recforge.core.store.model_registry import ModelRegistryMixin
 from recforge.core.store.schema_check import ensure_schema
-from recforge.core.store.tables import RUN_STATUSES, Artifact, Experiment, Metric, Param, Run, utcnow
+from recforge.core.store.tables import (
+    RUN_STATUSES,
+    Artifact,
+    Experiment,
+    Metric,
+    Param,
+    Run,
+    utcnow,
+)
 
 #: allowed source statuses of each lifecycle transition
 _TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -35,6 +44,26 @@ _TRANSITIONS: dict[str, tuple[str, ...]] = {
     "interrupted": ("created", "running"),
 }
 STALE_ERROR = "process died (no heartbeat)"
+#: env var overriding :data:`STALE_AFTER_S`
+STALE_ENV = "RECFORGE_STALE_AFTER_S"
+#: a ``running`` run silent this long counts as dead. The trainer beats every 10 s while
+#: stepping and after every epoch; five minutes leaves room for a long validation pass.
+STALE_AFTER_S = 300.0
+
+
+def stale_after_s() -> float:
+    """Seconds without a heartbeat after which ``recforge runs list`` marks a run failed."""
+    raw = os.environ.get(STALE_ENV, "").strip()
+    if not raw:
+        return STALE_AFTER_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or math.isinf(value):
+        raise StoreError(f"{STALE_ENV}={raw!r} is not a positive number of seconds",
+                         fix=f"unset {STALE_ENV} or set it to e.g. 300")
+    return value
 
 
 def to_json_safe(value: Any) -> Any:
@@ -136,7 +165,9 @@ class Store(ModelRegistryMixin):
     def _transition(self, run_id: int, status: str, **fields: Any) -> Run:
         with self.session() as session:
             run = self._run(session, run_id)
-            if run.status not in _TRANSITIONS[status]:
+            # a run only *presumed* dead (no heartbeat) may still end normally: it was just slow
+            presumed_dead = run.status == "failed" and run.error == STALE_ERROR
+            if run.status not in _TRANSITIONS[status] and not presumed_dead:
                 raise StoreError(
                     f"run {run_id} is {run.status} and cannot become {status}",
                     fix=f"only runs that are {' or '.join(_TRANSITIONS[status])} can",
@@ -161,9 +192,15 @@ class Store(ModelRegistryMixin):
         return self._transition(run_id, "interrupted", ended_at=utcnow())
 
     def heartbeat(self, run_id: int) -> None:
-        """Record that the run's process is alive (see :meth:`mark_stale_runs`)."""
+        """Record that the run's process is alive (see :meth:`mark_stale_runs`).
+
+        A run that :meth:`mark_stale_runs` presumed dead is revived: the beat proves otherwise.
+        """
         with self.session() as session:
-            self._run(session, run_id).heartbeat_at = utcnow()
+            run = self._run(session, run_id)
+            run.heartbeat_at = utcnow()
+            if run.status == "failed" and run.error == STALE_ERROR:
+                run.status, run.error, run.ended_at = "running", None, None
 
     def mark_stale_runs(self, timeout_s: float) -> list[int]:
         """Fail ``running`` runs whose last heartbeat is older than ``timeout_s``; return their ids."""
@@ -212,10 +249,17 @@ class Store(ModelRegistryMixin):
             selectinload(Run.params), selectinload(Run.metrics), selectinload(Run.artifacts)
         )
 
-    def list_runs(self, experiment: str | None = None, status: str | None = None) -> list[Run]:
-        """Runs, newest first, optionally of one experiment and/or status."""
+    def list_runs(self, experiment: str | None = None, status: str | None = None,
+                  stale_after_s: float | None = None) -> list[Run]:
+        """Runs, newest first, optionally of one experiment and/or status.
+
+        With ``stale_after_s``, ``running`` runs silent that long are first marked failed
+        (:meth:`mark_stale_runs`), so a killed trainer never shows as running forever.
+        """
         if status is not None and status not in RUN_STATUSES:
             raise unknown_name("run status", status, RUN_STATUSES, fix=f"use one of {', '.join(RUN_STATUSES)}")
+        if stale_after_s is not None:
+            self.mark_stale_runs(stale_after_s)
         query = self._run_query().order_by(Run.id.desc())
         if experiment is not None:
             query = query.join(Run.experiment).where(Experiment.name == experiment)
@@ -262,8 +306,18 @@ class Store(ModelRegistryMixin):
             return list(session.scalars(select(Experiment.name).order_by(Experiment.name)))
 
     def run_dir(self, run_id: int) -> Path:
-        """Folder for the run's artifacts (removed by :meth:`delete_run`)."""
+        """Folder for the run's artifacts (removed by :meth:`delete_run`).
+
+        Unknown runs raise :class:`NotFoundError` instead of creating a stray folder, so every
+        command that reaches a run's files through here names a mistyped run id.
+        """
+        with self.session() as session:
+            self._run(session, run_id)
         return files.run_dir(run_id)
+
+    def artifact_path(self, run_id: int, name: str) -> Path:
+        """Path for an artifact called ``name`` inside the run's folder (never outside it)."""
+        return files.confined(self.run_dir(run_id), name)
 
     def find_runs(self, text: str) -> list[Run]:
         """Runs whose name, experiment or model summary contains ``text`` (console search)."""

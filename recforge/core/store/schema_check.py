@@ -21,7 +21,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
 from recforge.core.errors import StoreError
 from recforge.core.store.engine import redact
@@ -111,7 +111,14 @@ def downgrade(engine: Engine, revision: str = "-1") -> None:
 def ensure_schema(engine: Engine) -> None:
     """Migrate an empty database; refuse one whose schema is behind or ahead of the code."""
     head = head_revision()
-    current = current_revision(engine)
+    try:
+        current = current_revision(engine)
+    except DatabaseError as err:  # e.g. SQLite: "file is not a database"
+        reason = " ".join(str(err.orig or err).split())
+        raise StoreError(
+            f"the store {redact(str(engine.url))} is not a readable database ({reason})",
+            fix="restore it from a backup or point RECFORGE_DB / RECFORGE_HOME at another store",
+        ) from None
     if current == head:
         return
     if current is None:
