@@ -348,6 +348,9 @@ def build_model(config: dict[str, Any], prepared: Any, registry: Registry | None
     label = getattr(prepared, "label", None)
     if label and hasattr(head, "label_field"):
         head.label_field = label  # head rankers read the target under the data's label name
+        for split, table in (getattr(prepared, "splits", None) or {}).items():
+            if label in getattr(table, "dense", {}):
+                head.check_labels(table.dense[label], split)
     model = RecModel(encoders, tables, interaction, head, fields,
                      getattr(prepared, "user_field", None), getattr(prepared, "item_field", None))
     if getattr(prepared, "splits", None) and "train" in prepared.splits and not getattr(prepared, "restored", False):

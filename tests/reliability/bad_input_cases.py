@@ -251,9 +251,7 @@ CASES: list[Case] = [
     Case("label-nan", "data", "NaN labels", "recforge train CONFIG (label empty in 3 rows)",
          _train(_labels([np.nan, np.nan, np.nan])), "has an empty or NaN label at row 1"),
     Case("label-out-of-range", "data", "label 5 for a click (0/1) model", "recforge train CONFIG (label 5)",
-         _train(_labels([5, 5])), "label",
-         xfail="needs fix in recforge/core/data/prepare.py (or model build): a ctr label must be 0/1, "
-               "checked before the run is created; today label 5 trains silently"),
+         _train(_labels([5, 5])), "a ctr model needs 0/1 labels"),
     Case("label-not-number", "data", "text in the label column", "recforge train CONFIG (label 'yes')",
          _train(_labels(["yes"])), "is not numeric: row 1 holds 'yes'"),
     Case("csv-ragged", "data", "CSV row with too many fields", "recforge train CONFIG (ragged row)",

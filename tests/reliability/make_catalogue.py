@@ -90,8 +90,9 @@ PostgreSQL (the `postgres_url` fixture; skipped when no server answers):
 
 Rows lost: 0 on both back ends. One race was found on the way: two trainers preparing the same
 data at once collide on the prepared-data cache folder (`OSError: Directory not empty`); it is
-replayed deterministically by `test_two_processes_write_one_cache` (xfail until the data layer
-handles it). The concurrency tests prepare the cache first so they measure the store.
+replayed deterministically by `test_two_processes_write_one_cache` and fixed: the later writer
+drops its temporary copy and uses the folder already there. The concurrency tests prepare the
+cache first so they measure the store.
 
 ## Untrusted files
 
@@ -125,8 +126,7 @@ the config is never mutated), integer and unicode override values round-trip exa
 `read_table` on arbitrary bytes as CSV/TSV/JSONL/gzip/Parquet and on arbitrary unicode rows,
 `FeatureMap` fit/transform/save/load on arbitrary unicode and huge ids (indices map back to
 themselves; unseen ids become index 1) and `FeatureMap.load` on arbitrary non-JSON text: only
-`RecforgeError`s escape. `FeatureMap.load` of valid JSON of the wrong shape (`0`, `[]`,
-`{{"format": 1}}`) still raises `AttributeError`/`KeyError` (xfail, fix in the data layer).
+`RecforgeError`s escape, also for valid JSON of the wrong shape (`0`, `[]`, `{{"format": 1}}`).
 """
 
 

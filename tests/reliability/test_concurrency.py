@@ -142,9 +142,6 @@ def _prewarm(config: dict[str, Any]) -> None:
     prepare_data(config["data"])
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix in recforge/core/data/prepare.py write_cache: when os.replace "
-                                       "fails because another process already wrote the same fingerprint "
-                                       "(ENOTEMPTY), drop the temp folder and use theirs")
 def test_two_processes_write_one_cache(tmp_path: Path) -> None:
     """Deterministic replay of a race seen with two trainers: the other process finishes
     writing the same cache folder while this one is still writing its temporary copy."""

@@ -168,7 +168,7 @@ def test_featuremap_arbitrary_values(rows: list[tuple], unseen: list[tuple]) -> 
 
 
 def _not_json_value(text: str) -> bool:
-    """Text that is not valid JSON at all (structurally broken JSON has its own xfail below)."""
+    """Text that is not valid JSON at all (valid JSON of the wrong shape has its own test below)."""
     import json
 
     try:
@@ -189,9 +189,6 @@ def test_featuremap_load_any_text(text: str) -> None:
         _only_recforge_errors(FeatureMap.load, path)
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix in recforge/core/data/featuremap.py FeatureMap.from_dict: "
-                                       "valid JSON of the wrong shape raises AttributeError/KeyError/TypeError, "
-                                       "not DataError")
 @pytest.mark.parametrize("text", ["0", "[]", "null", '{"format": 1}', '{"format": 1, "fields": null}',
                                   '{"format": 1, "fields": {"a": 3}, "vocabs": {}}'])
 def test_featuremap_load_wrong_shape(text: str, tmp_path: Path) -> None:

@@ -383,10 +383,21 @@ class FeatureMap:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureMap:
+        """Rebuild from :meth:`to_dict` output; any other shape is a one-line DataError."""
+        fix = "re-save it from the prepared data (recforge data prepare / recforge train)"
+        if not isinstance(data, dict):
+            raise DataError(f"feature map is a JSON {type(data).__name__}, not an object", fix=fix)
         if data.get("format") != FORMAT_VERSION:
             raise DataError(f"feature map format {data.get('format')!r} is not {FORMAT_VERSION}", fix="re-prepare the data with this recforge version")
-        fields = {name: field_info_from_dict(d) for name, d in data["fields"].items()}
-        return cls(fields, {k: list(v) for k, v in data["vocabs"].items()}, data.get("stats", {}))
+        raw_fields, raw_vocabs, stats = data.get("fields"), data.get("vocabs"), data.get("stats", {})
+        if not isinstance(raw_fields, dict) or not isinstance(raw_vocabs, dict) or not isinstance(stats, dict):
+            raise DataError("feature map lacks its 'fields', 'vocabs' or 'stats' mappings", fix=fix)
+        try:
+            fields = {name: field_info_from_dict(d) for name, d in raw_fields.items()}
+            vocabs = {k: list(v) for k, v in raw_vocabs.items()}
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
+            raise DataError(f"feature map has a malformed field entry ({type(err).__name__}: {err})", fix=fix) from None
+        return cls(fields, vocabs, stats)
 
     def save(self, path: str | Path) -> None:
         """Write JSON atomically (temp file + rename)."""

@@ -347,7 +347,13 @@ def write_cache(prepared: PreparedData) -> Path:
             "counts": prepared.counts,
         }
         (tmp / "meta.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if not final.is_dir():
+                raise
+            # another process prepared the same data first: its copy is identical, keep it
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -16,7 +16,7 @@ import pandas as pd
 from recforge.core.errors import ConfigError, DataError, unknown_name
 
 Split = dict[str, np.ndarray]
-METHODS: tuple[str, ...] = ("random", "temporal", "user_temporal", "leave_last_out", "cold_item", "cold_user", "presplit")
+METHODS: tuple[str, ...] = ("random", "user_random", "temporal", "user_temporal", "leave_last_out", "cold_item", "cold_user", "presplit")
 
 
 def _ratios(ratios: Any) -> tuple[float, float, float]:
@@ -70,6 +70,13 @@ def user_temporal_split(users: np.ndarray, times: np.ndarray, ratios: Any = None
     }
 
 
+def user_random_split(users: np.ndarray, ratios: Any = None, seed: int = 2024) -> Split:
+    """Per user in a random order: each user's rows are cut by ``ratios`` (RecBole's default
+    ``RS`` split with ``group_by: user``), so every user with enough rows appears in train."""
+    shuffled_rank = np.random.default_rng(seed).permutation(len(users))
+    return user_temporal_split(users, shuffled_rank, ratios)
+
+
 def leave_last_out(users: np.ndarray, times: np.ndarray | None = None, num_valid: int = 1) -> Split:
     """Each user's last row is test and the ``num_valid`` before it valid (users with >= 3 rows)."""
     order, rank, size = _rank_within(users, times)
@@ -112,7 +119,7 @@ def split_frame(frame: pd.DataFrame, cfg: dict[str, Any] | None, user_key: str |
         return frame[key].to_numpy()
 
     allowed = {
-        "random": {"ratios"}, "temporal": {"ratios"}, "user_temporal": {"ratios"},
+        "random": {"ratios"}, "user_random": {"ratios"}, "temporal": {"ratios"}, "user_temporal": {"ratios"},
         "leave_last_out": {"num_valid"}, "cold_item": {"cold_fraction", "valid_fraction"},
         "cold_user": {"cold_fraction", "valid_fraction"}, "presplit": set(),
     }
@@ -123,6 +130,8 @@ def split_frame(frame: pd.DataFrame, cfg: dict[str, Any] | None, user_key: str |
             raise unknown_name(f"key of split method '{method}'", key, allowed[method], fix="fix the split section")
     if method == "random":
         return random_split(len(frame), cfg.get("ratios"), seed)
+    if method == "user_random":
+        return user_random_split(need(user_key, "user"), cfg.get("ratios"), seed)
     if method == "temporal":
         return temporal_split(need(time_key, "time"), cfg.get("ratios"))
     if method == "user_temporal":

@@ -39,3 +39,6 @@ class HeadRanker(Ranker):
 
     def output(self, raw: Tensor) -> Tensor:
         return raw
+
+    def check_labels(self, labels: Tensor, where: str) -> None:
+        """Reject labels this head cannot learn from (before any run is recorded)."""

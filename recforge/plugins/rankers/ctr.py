@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from recforge.core.components import param
+from recforge.core.errors import DataError
 from recforge.plugins.rankers._head import HeadRanker
 
 
@@ -41,3 +42,14 @@ class CTRRanker(HeadRanker):
 
     def output(self, raw: Tensor) -> Tensor:
         return torch.sigmoid(raw)
+
+    def check_labels(self, labels: Tensor, where: str) -> None:
+        """Click labels must be 0 or 1: anything else would train a meaningless log loss."""
+        bad = (labels != 0) & (labels != 1)
+        if bool(bad.any()):
+            value = float(labels[bad][0])
+            raise DataError(
+                f"label column '{self.label_field}' holds {value:g} in the {where} split, but a ctr "
+                "model needs 0/1 labels",
+                fix="binarise it with data.label: {threshold: N}, or use ranker: rating",
+            )

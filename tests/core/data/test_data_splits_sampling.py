@@ -11,6 +11,7 @@ from recforge.core.data.splits import (
     leave_last_out,
     random_split,
     temporal_split,
+    user_random_split,
     user_temporal_split,
 )
 
@@ -72,3 +73,17 @@ def test_popularity_sampler_follows_counts() -> None:
     sampler = NegativeSampler(6, "popularity", counts, power=1.0, seed=1)
     draws = sampler.sample(torch.zeros(2000, dtype=torch.long), 1, exclude_positives=False)
     assert (draws == 2).float().mean() > 0.95
+
+
+def test_user_random_cuts_each_user_by_the_ratios() -> None:
+    split = user_random_split(USERS, [0.8, 0.1, 0.1], seed=3)
+    _partition(split, 600)
+    for u in np.unique(USERS):
+        n = int((USERS == u).sum())
+        got = [int((USERS[split[s]] == u).sum()) for s in ("train", "valid", "test")]
+        n_train, n_upto_valid = round(0.8 * n), round(0.9 * n)
+        assert got == [n_train, n_upto_valid - n_train, n - n_upto_valid]
+    again = user_random_split(USERS, [0.8, 0.1, 0.1], seed=3)
+    assert all(np.array_equal(split[s], again[s]) for s in split)
+    other = user_random_split(USERS, [0.8, 0.1, 0.1], seed=4)
+    assert not np.array_equal(split["test"], other["test"])
