@@ -14,6 +14,12 @@ import pytest
 
 from recforge.console.app import RecforgeConsole
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pinned_registry import pinned_registry  # noqa: E402
+
 SIZE = (100, 30)
 
 SCREENS: dict[str, list[str]] = {
@@ -32,6 +38,11 @@ SCREENS: dict[str, list[str]] = {
 
 
 @pytest.mark.parametrize("name", list(SCREENS))
-def test_screen_snapshot(name: str, filled: SimpleNamespace, snap_compare: Any) -> None:
+def test_screen_snapshot(
+    name: str, filled: SimpleNamespace, snap_compare: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = pinned_registry()
+    for screen in ("datasets", "plugins", "components"):
+        monkeypatch.setattr(f"recforge.console.screens.{screen}.get_registry", lambda: registry)
     app = RecforgeConsole(store=filled.store, refresh_s=None)
     assert snap_compare(app, press=SCREENS[name], terminal_size=SIZE)
