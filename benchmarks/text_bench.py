@@ -65,7 +65,8 @@ def main() -> None:
     for run in runners.values():  # warm-up
         run(["warm up the kernels"] * 64)
 
-    print(f"threads={torch.get_num_threads()} model={default_model()}")
+    print(f"threads={torch.get_num_threads()} model={default_model()} "
+          f"load average={os.getloadavg()[0]:.1f} (figures are only comparable side by side)")
     print(f"{'dataset':<16} {'texts':>6} {'distinct':>8} {'runner':<24} {'texts/s':>9} {'x ST':>6}")
     for name, texts in load_titles(paths.data_dir() if os.environ.get("RECFORGE_DATA_DIR") else
                                    Path(__file__).resolve().parents[2] / "shared" / "datasets").items():
@@ -90,6 +91,7 @@ def main() -> None:
             TextCache().get_or_compute(config, texts, fp32.encode)
             rate = len(texts) / (time.perf_counter() - start)
             print(f"{name:<16} cached run ({attempt}): {fp32.calls - before} model calls, {rate:,.0f} texts/s")
+    print(f"load average at the end={os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

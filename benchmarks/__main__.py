@@ -1,0 +1,79 @@
+"""``python -m benchmarks SUITE``: measure recforge (and the peers) and write docs/benchmarks.md.
+
+    python -m benchmarks train --peers-python .peers-venv/bin/python [--models lr,deepfm] [--epochs 1]
+    python -m benchmarks limit --json --size tiny
+
+Suites: train, limit, recommend, scale, text (see ``benchmarks/suites/``). Progress goes to
+stderr; stdout gets the markdown tables, or with ``--json`` exactly one JSON list of result
+objects (keys suite, library, model, samples_per_s, auc, wall_s, peak_rss_mb, plus the
+suite's own figures; null where a key does not apply).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from benchmarks.harness import echo, to_json
+from benchmarks.report import DEFAULT_REPORT, info_block, machine_info, peer_versions, write_section
+from benchmarks.suites import SUITES, Options, get_suite
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    """The command line as :class:`Options`; bad values fail with argparse's message."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("suite", choices=SUITES)
+    parser.add_argument("--peers-python", default=None, help="python of the peers' venv (make_peers_env.sh)")
+    parser.add_argument("--json", action="store_true", help="print one JSON list of results on stdout")
+    parser.add_argument("--models", default=None, help="comma list, e.g. lr,deepfm (train suite)")
+    parser.add_argument("--epochs", type=int, default=None, help="fixed epoch count, no early stopping")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating rounds per measurement")
+    parser.add_argument("--threads", type=int, default=2, help="torch/BLAS threads per run")
+    parser.add_argument("--size", choices=("tiny", "full"), default="full", help="tiny: seconds-long smoke sizes")
+    parser.add_argument("--max-steps", type=int, default=200, help="scale suite: training steps per size")
+    parser.add_argument("--no-report", action="store_true", help="do not rewrite docs/benchmarks.md")
+    ns = parser.parse_args(argv)
+    if ns.rounds < 1 or ns.threads < 1 or (ns.epochs is not None and ns.epochs < 1) or ns.max_steps < 1:
+        parser.error("--rounds, --threads, --epochs and --max-steps must be at least 1")
+    models = [m.strip() for m in ns.models.split(",") if m.strip()] if ns.models else None
+    return Options(ns.suite, ns.peers_python, ns.json, models, ns.epochs, ns.rounds, ns.threads, ns.size,
+                   ns.max_steps, not ns.no_report)
+
+
+def section_name(opts: Options) -> str:
+    """The report section a run rewrites: narrowed runs get their own, so they never erase a full one."""
+    name = opts.suite
+    if opts.models:
+        name += f" --models {','.join(opts.models)}"
+    if opts.epochs is not None:
+        name += f" --epochs {opts.epochs}"
+    return name
+
+
+def main(argv: list[str] | None = None) -> int:
+    from recforge.core.errors import RecforgeError
+
+    opts = parse_args(argv)
+    info = machine_info(opts.threads)
+    try:
+        output = get_suite(opts.suite)(opts)
+    except RecforgeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    section = section_name(opts)
+    body = [f"## {section}", info_block(info, peer_versions(opts.peers_python)), *output.tables]
+    if output.notes:
+        body.append("\n".join(f"- {n}" for n in output.notes))
+    text = "\n\n".join(body)
+    if opts.json:
+        print(to_json(output.results))
+        echo(text)
+    else:
+        print(text)
+    if opts.report and opts.size == "full":
+        echo(f"wrote {write_section(section, text, DEFAULT_REPORT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""recforge's side of the ``train`` suite: one experiment through the real service, one JSON line.
+
+    python benchmarks/recforge_run.py --model deepfm [--epochs N] [--threads 2] [--set train.amp=true]
+
+Runs ``recforge.core.experiment.run_experiment`` on ``examples/configs/ml100k-ctr-MODEL.yaml``
+exactly as ``recforge train`` does (fresh ``RECFORGE_HOME`` store, model saved), in its own
+process so peak RSS is this run's. samples/s is the trainer's own measurement: the
+``samples_per_s`` of each epoch's last ``step`` event covers that epoch's training steps only
+(validation runs after it), so the total is samples / sum of those epoch times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = {"lr": "LR", "fm": "FM", "deepfm": "DeepFM", "dcnv2": "DCNv2", "autoint": "AutoInt+", "xdeepfm": "xDeepFM"}
+
+
+class EpochRates:
+    """Collects the trainer's per-epoch training-loop rate from its ``step`` events."""
+
+    def __init__(self) -> None:
+        self.last: dict[int, tuple[int, float]] = {}
+
+    def __call__(self, event: Any) -> None:
+        if event.kind == "step" and event.samples_per_s:
+            self.last[event.epoch] = (int(event.samples), float(event.samples_per_s))
+
+    @property
+    def samples(self) -> int:
+        return sum(n for n, _ in self.last.values())
+
+    @property
+    def seconds(self) -> float:
+        return sum(n / rate for n, rate in self.last.values())
+
+    @property
+    def samples_per_s(self) -> float | None:
+        return self.samples / self.seconds if self.seconds > 0 else None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="one recforge experiment on ml100k-ctr, one JSON line")
+    parser.add_argument("--model", required=True, choices=sorted(MODELS))
+    parser.add_argument("--config", default=None, help="default: examples/configs/ml100k-ctr-MODEL.yaml")
+    parser.add_argument("--epochs", type=int, default=None, help="exactly N epochs, no early stopping")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tasks-dir", default=None, help="RECFORGE_TASKS_DIR for the config (default: ../shared/tasks)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
+    args = parser.parse_args(argv)
+
+    home = tempfile.mkdtemp(prefix="recforge-bench-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    os.environ["RECFORGE_HOME"] = home
+    if args.tasks_dir:
+        os.environ["RECFORGE_TASKS_DIR"] = args.tasks_dir
+    os.environ.setdefault("RECFORGE_TASKS_DIR", str(ROOT.parent / "shared" / "tasks"))
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from recforge.core.config import load_config
+    from recforge.core.experiment import run_experiment
+    from recforge.core.store import Store
+
+    config_path = Path(args.config) if args.config else ROOT / "examples" / "configs" / f"ml100k-ctr-{args.model}.yaml"
+    overrides = [f"train.threads={args.threads}", *args.overrides]
+    if args.epochs is not None:
+        overrides += [f"train.epochs={args.epochs}", "train.patience=0"]
+
+    start = time.perf_counter()
+    config = load_config(config_path, overrides)
+    rates = EpochRates()
+    result = run_experiment(config, Store.open(), on_event=rates, progress=False)
+    wall = time.perf_counter() - start
+    out = {
+        "library": "recforge", "model": MODELS[args.model],
+        "samples_per_s": None if rates.samples_per_s is None else round(rates.samples_per_s, 1),
+        "auc": result.test.get("auc"), "wall_s": round(wall, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "epochs": result.epochs_run, "best_epoch": result.best_epoch, "threads": torch.get_num_threads(),
+        "version": _version(),
+    }
+    print(json.dumps(out), flush=True)
+
+
+def _version() -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version("recforge")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
