@@ -2,9 +2,10 @@
 
 This is the only module that imports ``transformers``. It turns texts into one vector each:
 
-* texts are tokenised once (fast tokenizer, truncation at ``max_length``), then sorted by
-  token count and cut into batches by a token budget, so a batch of short titles carries
-  almost no padding and short texts go through in large batches;
+* distinct texts are tokenised once, straight through the Rust tokenizer when there is one
+  (no per-text Python conversion), then grouped by exact token count and cut into batches by
+  a token budget: every batch is one rectangle with no padding at all, so it needs no
+  attention mask (the model takes its fastest attention path) and pooling is a plain mean;
 * frozen encoding runs under ``torch.inference_mode``;
 * pooling is ``mean`` (masked mean of the last hidden states), ``cls`` (first token) or
   ``last-token`` (the last real token, for decoder models);
@@ -89,7 +90,7 @@ def hidden_size(model_id: str) -> int:
 
     try:
         config = AutoConfig.from_pretrained(model_id)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         raise ConfigError(
             f"cannot load language model '{model_id}' ({type(err).__name__})",
             fix="give params.model as a local model folder, or a hub name that is in the "
@@ -174,10 +175,23 @@ class LMBackend(nn.Module):
         self.lm = lm.to(device) if precision != "int8" else lm
         self.device = torch.device(device) if precision != "int8" else torch.device("cpu")
         self.calls = 0
+        self._fast: Any = None  # the Rust tokenizer with this backend's truncation
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text (special tokens added, truncated to ``max_length``)."""
-        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        """Token ids of each text (special tokens added, truncated to ``max_length``).
+
+        A fast tokenizer's Rust backend is called directly: the ``transformers`` wrapper
+        builds a ``BatchEncoding`` with masks and type ids per text, which costs about as
+        much as running MiniLM on short titles.
+        """
+        if self._fast is None:
+            backend = getattr(self.tokenizer, "backend_tokenizer", None)
+            if backend is None:
+                return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+            self._fast = backend.__class__.from_str(backend.to_str())  # private copy: own settings
+            self._fast.no_padding()
+            self._fast.enable_truncation(self.max_length)
+        return [enc.ids for enc in self._fast.encode_batch(list(texts), add_special_tokens=True)]
 
     def collate(self, ids: Sequence[Sequence[int]]) -> tuple[Tensor, Tensor]:
         """Right-pad token id lists into ``(input_ids, attention_mask)`` on the model's device."""
@@ -210,26 +224,40 @@ class LMBackend(nn.Module):
         input_ids, mask = self.collate(ids)
         return self.pool(self.hidden_states(input_ids, mask), mask)
 
+    def plan_batches(self, ids: Sequence[Sequence[int]], batch_size: int, token_budget: int) -> list[list[int]]:
+        """Row groups of equal token count, each at most ``batch_size`` rows and
+        ``token_budget`` tokens; longest first, so the first batch shows the peak memory."""
+        by_length: dict[int, list[int]] = {}
+        for i, row in enumerate(ids):
+            by_length.setdefault(len(row), []).append(i)
+        batches: list[list[int]] = []
+        for length in sorted(by_length, reverse=True):
+            rows = by_length[length]
+            step = max(1, min(batch_size, token_budget // max(length, 1)))
+            batches.extend(rows[k : k + step] for k in range(0, len(rows), step))
+        return batches
+
+    def embed_rectangle(self, ids: Sequence[Sequence[int]]) -> Tensor:
+        """Pooled vectors of texts with the same token count: one call, no padding, no mask."""
+        input_ids = torch.tensor(ids, dtype=torch.long, device=self.device)
+        self.calls += 1
+        hidden = self.lm(input_ids=input_ids).last_hidden_state
+        return self.pool(hidden, torch.ones(input_ids.shape, dtype=torch.long, device=self.device))
+
     def encode(self, texts: Sequence[str], batch_size: int = 256, token_budget: int = 8192,
                show_progress: bool = False) -> Tensor:
         """Vectors ``[N, H]`` (float32, CPU) of ``texts``; duplicates are encoded once."""
         texts = list(texts)
         distinct = list(dict.fromkeys(texts))
         ids = self.tokenize(distinct)
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        batches: list[list[int]] = []
-        for i in order:  # longest first: the first batch shows the peak memory at once
-            if batches and len(batches[-1]) < batch_size and len(ids[batches[-1][0]]) * (len(batches[-1]) + 1) <= token_budget:
-                batches[-1].append(i)
-            else:
-                batches.append([i])
         out = torch.zeros(len(distinct), hidden_size(self.model_id))
         columns = (TextColumn("encoding texts"), BarColumn(), MofNCompleteColumn(), _RateColumn())
         with Progress(*columns, disable=not show_progress, transient=True) as progress:
             task = progress.add_task("encode", total=len(distinct))
             with torch.inference_mode():
-                for batch in batches:
-                    out[torch.tensor(batch)] = self.embed_ids([ids[i] for i in batch]).cpu()
+                for batch in self.plan_batches(ids, batch_size, token_budget):
+                    if ids[batch[0]]:  # a text with no tokens at all stays the zero vector
+                        out[torch.tensor(batch)] = self.embed_rectangle([ids[i] for i in batch]).cpu()
                     progress.advance(task, len(batch))
         if len(distinct) == len(texts):
             return out

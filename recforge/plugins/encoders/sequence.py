@@ -8,8 +8,8 @@ from typing import Literal
 from torch import Tensor
 
 from recforge.core.components import Encoder, SharedTables, param
-from recforge.core.errors import ConfigError
 from recforge.core.data.schema import FieldInfo
+from recforge.core.errors import ConfigError
 from recforge.plugins.encoders._common import (
     batch_tensor,
     check_fields,

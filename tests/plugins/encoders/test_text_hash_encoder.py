@@ -14,7 +14,7 @@ def test_ngrams_known_answer() -> None:
         "w:toy", "w:story", "w:toy story",
         "c:<to", "c:toy", "c:oy>", "c:<st", "c:sto", "c:tor", "c:ory", "c:ry>",
     ]
-    ids, starts, lengths = hashed_bags(["a b", "a b"], 1000, 1, 3, 0)
+    ids, _starts, lengths = hashed_bags(["a b", "a b"], 1000, 1, 3, 0)
     assert lengths.tolist() == [2, 2] and torch.equal(ids[:2], ids[2:])  # stable hash
 
 
