@@ -143,3 +143,14 @@ def report(tables: Sequence[Table], as_json: bool) -> None:
     if as_json:
         print(json.dumps({t.title: {v: {m: list(ms) for m, ms in row.items()} for v, row in t.summary().items()}
                           for t in tables}))
+
+
+def run_cli(main: Callable[[], Any]) -> None:
+    """Run a case-study ``main`` with the CLI's one-line error contract."""
+    from recforge.core.errors import RecforgeError
+
+    try:
+        main()
+    except RecforgeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)

@@ -10,10 +10,9 @@ Amazon 2018 category in the same formats runs with ``--category`` (next-item row
 from __future__ import annotations
 
 import copy
-import sys
 from typing import Any
 
-from examples.ecommerce.harness import Table, Variant, base_parser, pick, report, run_table
+from examples.ecommerce.harness import Table, Variant, base_parser, pick, report, run_cli, run_table
 
 SEQ_METRICS = ["recall@10", "ndcg@10", "mrr@10"]
 CTR_METRICS = ["auc", "logloss"]
@@ -109,10 +108,4 @@ def main(argv: list[str] | None = None) -> list[Table]:
 
 
 if __name__ == "__main__":
-    from recforge.core.errors import RecforgeError
-
-    try:
-        main()
-    except RecforgeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
+    run_cli(main)

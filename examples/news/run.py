@@ -17,7 +17,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `examples` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from examples.ecommerce.harness import Table, Variant, base_parser, pick, report, run_table
+from examples.ecommerce.harness import Table, Variant, base_parser, pick, report, run_cli, run_table
 
 METRICS = ["auc", "gauc", "mrr", "ndcg@5", "ndcg@10"]
 #: computed by the trainer; mrr / ndcg@K are per-user ranking of the click predictions (grouped.py)
@@ -84,10 +84,4 @@ def main(argv: list[str] | None = None) -> list[Table]:
 
 
 if __name__ == "__main__":
-    from recforge.core.errors import RecforgeError
-
-    try:
-        main()
-    except RecforgeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
+    run_cli(main)

@@ -1,6 +1,6 @@
 """Built-in encoders plugin: registers every built-in encoder through ``register_encoders``.
 
-Default encoder per field kind (the model builder uses :data:`DEFAULT_ENCODER`): categorical
+Default encoder per field kind (``recforge.core.model.DEFAULT_ENCODERS``): categorical
 -> ``categorical``, numeric -> ``numeric``, multi_categorical -> ``multi_categorical``,
 sequence -> ``sequence``, text -> ``text-lm``, vector -> ``vector``.
 """
@@ -28,14 +28,6 @@ ENCODERS = (
     TextSequenceEncoder,
 )
 
-DEFAULT_ENCODER: dict[str, str] = {
-    "categorical": "categorical",
-    "numeric": "numeric",
-    "multi_categorical": "multi_categorical",
-    "sequence": "sequence",
-    "text": "text-lm",
-    "vector": "vector",
-}
 
 
 @hookimpl
