@@ -46,16 +46,33 @@ def param_groups(model: nn.Module, s: TrainSettings) -> list[dict[str, Any]]:
     return [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()]
 
 
+def _multi_tensor_mode(groups: list[dict[str, Any]]) -> dict[str, bool]:
+    """``{"fused": True}`` where every parameter allows it, else ``{"foreach": True}``.
+
+    The per-parameter Python loop of the default optimiser step was ~25% of a DeepFM step;
+    the fused kernel (CPU and CUDA since torch 2.4) updates all tensors of a group in one
+    call. Fused kernels need dense floating-point parameters on one device type.
+    """
+    params = [p for g in groups for p in g["params"]]
+    devices = {p.device.type for p in params}
+    fusable = (len(devices) == 1 and devices <= {"cpu", "cuda"}
+               and all(p.is_floating_point() and not p.is_sparse for p in params))
+    return {"fused": True} if fusable else {"foreach": True}
+
+
 def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
+    """The configured optimiser over :func:`param_groups`, fused (or foreach) for speed."""
     groups = param_groups(model, s)
     if not groups:
         raise ConfigError("the model has no trainable parameters", fix="use a model with weights or a fit-only ranker")
     name = s.optimizer.lower()
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=s.lr)
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=s.lr, momentum=0.9)
-    return torch.optim.Adam(groups, lr=s.lr)
+    mode = _multi_tensor_mode(groups)
+    cls = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}.get(name, torch.optim.Adam)
+    extra: dict[str, Any] = {"momentum": 0.9} if name == "sgd" else {}
+    try:
+        return cls(groups, lr=s.lr, **extra, **mode)
+    except (RuntimeError, TypeError, ValueError):  # a torch build without the fused kernel
+        return cls(groups, lr=s.lr, **extra, foreach=True)
 
 
 class EpochScheduler:

@@ -9,7 +9,6 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from recforge.console.messages import RunChosen
 from recforge.console.screens.base import ConsoleScreen
-from recforge.console.screens.confirm import ConfirmDialog
 from recforge.console.services import list_run_rows
 from recforge.console.widgets.runs_table import RunsTable
 from recforge.core.errors import RecforgeError

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 
 from recforge.core.components import param
 from recforge.core.data.readers import read_table

@@ -189,7 +189,7 @@ class TwoTower(StandaloneRanker):
         return bpr_loss(scores[:, 0], scores[:, 1:])
 
     def training_loss(self, batch: dict[str, Tensor]) -> Tensor:
-        users, items = self.users_of(batch), self.items_of(batch)
+        items = self.items_of(batch)
         u, v = self._queries(batch), self.embed("item", items)
         has_neg = neg_key(self.item_field) in batch
         if self.params.loss == "bpr":
