@@ -1,0 +1,63 @@
+"""The console driving real training: the launcher runs ``run_experiment`` on ml100k-ctr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Input
+
+from recforge.console.app import RecforgeConsole
+from recforge.console.screens.train_launcher import TrainLauncherScreen
+from recforge.console.widgets.runs_table import RunsTable
+from recforge.core.store import Store
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+CONFIG = Path(__file__).resolve().parents[2] / "examples" / "configs" / "ml100k-ctr-lr.yaml"
+
+
+async def _wait(pilot: Any, done: Any, seconds: float) -> None:
+    for _ in range(int(seconds / 0.1)):
+        if done():
+            return
+        await pilot.pause(0.1)
+
+
+async def test_launcher_trains_for_real_and_cancels(tasks_dir: Path) -> None:
+    store = Store.open()
+    app = RecforgeConsole(store=store, refresh_s=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("6")
+        screen = app.screen
+        assert isinstance(screen, TrainLauncherScreen)
+        screen.load_text(CONFIG.read_text())
+        screen.query_one("#overrides", Input).value = "train.epochs=1 train.threads=1"
+        await pilot.press("ctrl+l")
+        await _wait(pilot, lambda: screen.last_status in ("finished", "failed"), 240)
+        assert screen.last_status == "finished"
+        run = store.get_run(screen.last_run_id)
+        assert run.status == "finished"
+        metrics = store.latest_metrics(run.id)
+        assert 0.6 < metrics["test.auc"] < 0.9 and "valid.auc" in metrics
+        first = run.id
+
+        # the runs screen lists the real run with its metric
+        await pilot.press("escape", "1")  # leave the overrides input first
+        await pilot.pause(0.2)
+        table = app.screen.query_one(RunsTable)
+        assert table.row_count == 1
+        assert str(first) in [str(cell) for cell in table.get_row_at(0)]
+
+        # a long run, cancelled after its first steps: the run ends interrupted
+        await pilot.press("6")
+        screen = app.screen
+        screen.query_one("#overrides", Input).value = "train.epochs=200 train.threads=1 train.batch_size=256"
+        await pilot.press("ctrl+l")
+        await _wait(pilot, lambda: bool(store.list_runs(status="running")), 120)
+        await pilot.pause(1.0)
+        await pilot.press("ctrl+k")
+        await _wait(pilot, lambda: screen.last_status == "interrupted", 120)
+        assert screen.last_status == "interrupted" and screen.last_run_id == first + 1
+        assert store.get_run(first + 1).status == "interrupted"
