@@ -101,6 +101,9 @@ class RecModel(nn.Module):
         head: a head :class:`Ranker` mapping ``[B, H]`` to raw scores ``[B]``.
         fields: field name -> FieldInfo of every data field (label included).
         user_field / item_field: names of the user-id and item-id fields, or None.
+        fused: one lookup for several plain categorical fields (see :func:`fuse_lookups`);
+            its fields are not in ``encoders``.
+        order: every encoded field in slot order (default: the order of ``encoders``).
 
     Example:
         model = build_model(config, prepared)
@@ -109,9 +112,11 @@ class RecModel(nn.Module):
 
     def __init__(self, encoders: dict[str, Encoder], tables: SharedTables, interaction: nn.Module,
                  head: Ranker, fields: dict[str, Any], user_field: str | None,
-                 item_field: str | None) -> None:
+                 item_field: str | None, fused: nn.Module | None = None,
+                 order: list[str] | None = None) -> None:
         super().__init__()
         self.encoders = nn.ModuleDict(encoders)
+        self.fused = fused
         self.shared_tables = tables.tables
         self.interaction = interaction
         self.head = head
@@ -120,27 +125,41 @@ class RecModel(nn.Module):
         self.user_field = user_field
         self.item_field = item_field
         deps = {name: tuple(getattr(enc, "depends_on", ()) or ()) for name, enc in encoders.items()}
-        self.slot_order = list(encoders)
-        self.exec_order = _topological(self.slot_order, deps)
+        self.slot_order = list(order or encoders)
+        self.exec_order = _topological(list(encoders), deps)
         self.field_names: list[str] = []
-        for name, enc in encoders.items():
-            n = int(getattr(enc, "n_slots", 1))
+        for name in self.slot_order:
+            n = int(getattr(encoders.get(name), "n_slots", 1))
             self.field_names += [name] if n == 1 else [f"{name}[{i}]" for i in range(n)]
+        self._plan = _slot_plan(self.slot_order, fused.names if fused is not None else [])
         self._lookup_keys: dict[str, list[str]] = {"user": [], "item": [], "ctx": []}
 
     # ----------------------------------------------------------------- forward paths
-    def _encode(self, batch: dict[str, Tensor], names: Iterable[str] | None = None) -> dict[str, Tensor]:
-        wanted = None if names is None else set(names)
-        encoded: dict[str, Tensor] = {}
+    def _run(self, batch: dict[str, Tensor], wanted: set[str] | None) -> tuple[Tensor | None, dict[str, Tensor]]:
+        """The fused lookup's ``[B, G, D]`` (if needed) and every wanted field's vectors."""
+        fused_out, encoded = None, {}
+        if self.fused is not None and (wanted is None or wanted.intersection(self.fused.names)):
+            names = [n for n in self.fused.names if wanted is None or n in wanted]
+            fused_out = self.fused(batch, names)
+            encoded = {name: fused_out[:, j:j + 1] for j, name in enumerate(names)}
         for name in self.exec_order:
             if wanted is None or name in wanted:
                 encoded[name] = self.encoders[name](batch, encoded)
-        return encoded
+        return fused_out, encoded
+
+    def _encode(self, batch: dict[str, Tensor], names: Iterable[str] | None = None) -> dict[str, Tensor]:
+        return self._run(batch, None if names is None else set(names))[1]
 
     def field_vectors(self, batch: dict[str, Tensor]) -> Tensor:
-        """``[B, F, D]`` stacked field vectors, one slot per entry of :attr:`field_names`."""
-        encoded = self._encode(batch)
-        return torch.cat([encoded[name] for name in self.slot_order], dim=1)
+        """``[B, F, D]`` stacked field vectors, one slot per entry of :attr:`field_names`.
+
+        Runs of fused fields are slices of the one fused lookup; with every field fused the
+        lookup's output is returned as is, without any concatenation.
+        """
+        fused_out, encoded = self._run(batch, None)
+        parts = [encoded[name] if name is not None else fused_out[:, a:b]  # type: ignore[index]
+                 for name, a, b in self._plan]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         """Raw head scores ``[B]`` (logits for CTR)."""
@@ -222,7 +241,7 @@ class RecModel(nn.Module):
         Args:
             kinds: only fields of these kinds (e.g. ``("text",)`` for text vectors).
         """
-        names = [n for n in self._lookup_keys["item"] if n in self.encoders
+        names = [n for n in self._lookup_keys["item"] if n in self.slot_order
                  and (kinds is None or self.fields[n].kind in kinds)]
         if not names or not self.item_field:
             raise NotImplementedError("this model has no item fields" + (f" of kind {kinds}" if kinds else ""))
@@ -230,6 +249,58 @@ class RecModel(nn.Module):
         batch = {n: getattr(self, f"lookup_item__{n}")[idx] for n in self._lookup_keys["item"]}
         encoded = self._encode(batch, names)
         return torch.cat([encoded[n].flatten(1) for n in names], dim=1)
+
+
+def _slot_plan(order: list[str], fused: list[str]) -> list[tuple[str | None, int, int]]:
+    """``field_vectors``' pieces: ``(name, 0, 0)`` per encoder, ``(None, a, b)`` per fused run."""
+    plan: list[tuple[str | None, int, int]] = []
+    for name in order:
+        if name not in fused:
+            plan.append((name, 0, 0))
+            continue
+        j = fused.index(name)
+        if plan and plan[-1][0] is None and plan[-1][2] == j:
+            plan[-1] = (None, plan[-1][1], j + 1)
+        else:
+            plan.append((None, j, j + 1))
+    return plan
+
+
+def fuse_lookups(encoders: dict[str, Encoder], tables: SharedTables,
+                 lr_groups: Iterable[str] = ()) -> tuple[dict[str, Encoder], nn.Module | None]:
+    """Move plain categorical fields into one :class:`FusedLookup` (one lookup per step).
+
+    A field qualifies when its encoder is a plain ``categorical`` (no hashing, no id
+    dropout), its table serves no other field, no encoder depends on it and no
+    ``train.lr_groups`` prefix names its encoder or table (so per-prefix learning rates keep
+    their meaning). Fewer than two such fields: nothing changes.
+
+    Returns:
+        the remaining encoders and the fused lookup (or None).
+    """
+    from recforge.plugins.encoders.categorical import FusedLookup
+
+    users: dict[int, int] = {}
+    for enc in encoders.values():
+        for module in {id(m): m for m in enc.modules() if isinstance(m, nn.Embedding)}.values():
+            users[id(module)] = users.get(id(module), 0) + 1
+    needed = {dep for enc in encoders.values() for dep in (getattr(enc, "depends_on", ()) or ())}
+    keys = {id(t): k for k, t in tables.tables.items()}
+    prefixes = list(lr_groups)
+
+    def named(path: str) -> bool:
+        return any(path == p or path.startswith(p + ".") or p.startswith(path + ".") for p in prefixes)
+
+    chosen = [name for name, enc in encoders.items()
+              if getattr(enc, "fusable", False) and users.get(id(enc.table)) == 1 and name not in needed
+              and id(enc.table) in keys and not named(f"encoders.{name}")
+              and not named(f"shared_tables.{keys[id(enc.table)]}")]
+    if len(chosen) < 2:
+        return encoders, None
+    fused = FusedLookup(chosen, [encoders[name].table for name in chosen])
+    for name in chosen:
+        del tables.tables[keys[id(encoders[name].table)]]
+    return {n: e for n, e in encoders.items() if n not in chosen}, fused
 
 
 def feature_lookups(prepared: Any, encoded: list[str], user_field: str | None,
@@ -351,8 +422,12 @@ def build_model(config: dict[str, Any], prepared: Any, registry: Registry | None
         for split, table in (getattr(prepared, "splits", None) or {}).items():
             if label in getattr(table, "dense", {}):
                 head.check_labels(table.dense[label], split)
+    order = list(encoders)
+    lr_groups = dict((config.get("train") or {}).get("lr_groups") or {})
+    encoders, fused = fuse_lookups(encoders, tables, lr_groups)
     model = RecModel(encoders, tables, interaction, head, fields,
-                     getattr(prepared, "user_field", None), getattr(prepared, "item_field", None))
+                     getattr(prepared, "user_field", None), getattr(prepared, "item_field", None),
+                     fused=fused, order=order)
     if getattr(prepared, "splits", None) and "train" in prepared.splits and not getattr(prepared, "restored", False):
         model.build_lookups(prepared)  # a saved model loads its lookups from its weights file
     return model
@@ -363,6 +438,8 @@ def component_names(config: dict[str, Any], model: Any) -> list[str]:
     names: set[str] = set()
     if isinstance(model, RecModel):
         names.update(type(e).name for e in model.encoders.values())
+        if model.fused is not None:
+            names.add("categorical")
         names.add(type(model.head).name)
         for module in model.interaction.modules():
             name = getattr(type(module), "name", "")
@@ -370,7 +447,7 @@ def component_names(config: dict[str, Any], model: Any) -> list[str]:
                 names.add(name)
     else:
         names.add(_ranker_spec(dict(config.get("model") or {}))[0])
-        for module in getattr(model, "modules", lambda: [])():
+        for module in getattr(model, "modules", list)():
             name = getattr(type(module), "name", "")
             if name and getattr(type(module), "kind", "") in ("encoder", "interaction", "ranker"):
                 names.add(name)

@@ -358,7 +358,7 @@ class Trainer:
             if self.s.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.s.grad_clip)
             self.optimizer.step()
-            total += loss.detach() * n_local
+            total.add_(loss.detach(), alpha=n_local)  # stays on the device: no per-step host sync
             seen += n_global
             local_seen += n_local
             self.global_step += 1
