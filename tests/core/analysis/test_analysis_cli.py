@@ -33,7 +33,7 @@ def test_train_then_analyze_end_to_end(tmp_path: Path, tasks_dir: Path) -> None:
     config = REPO / "examples" / "configs" / "ml100k-ctr-deepfm-text.yaml"
     runner = CliRunner()
     trained = runner.invoke(cli, ["train", str(config), "--set", "train.epochs=1", "--set", "train.threads=1",
-                                  "--set", "model.encoders.item_text.name=text-hash", "--json"])
+                                  "--set", "model.encoders.item_text={name: text-hash}", "--json"])
     assert trained.exit_code == 0, trained.output
     run_id = json.loads(trained.stdout[trained.stdout.index("{"):])["run_id"]
     plots = tmp_path / "plots"
