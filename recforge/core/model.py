@@ -24,8 +24,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from recforge.core import fused_lookup
 from recforge.core.components import Encoder, Ranker, SharedTables, build_params
 from recforge.core.errors import ConfigError
+from recforge.core.fused_lookup import slot_plan
 from recforge.core.registry import Registry, get_registry
 
 #: default encoder per field kind (``model.encoders.<field>`` overrides)
@@ -131,7 +133,7 @@ class RecModel(nn.Module):
         for name in self.slot_order:
             n = int(getattr(encoders.get(name), "n_slots", 1))
             self.field_names += [name] if n == 1 else [f"{name}[{i}]" for i in range(n)]
-        self._plan = _slot_plan(self.slot_order, fused.names if fused is not None else [])
+        self._plan = slot_plan(self.slot_order, fused.names if fused is not None else [])
         self._lookup_keys: dict[str, list[str]] = {"user": [], "item": [], "ctx": []}
 
     # ----------------------------------------------------------------- forward paths
@@ -249,58 +251,6 @@ class RecModel(nn.Module):
         batch = {n: getattr(self, f"lookup_item__{n}")[idx] for n in self._lookup_keys["item"]}
         encoded = self._encode(batch, names)
         return torch.cat([encoded[n].flatten(1) for n in names], dim=1)
-
-
-def _slot_plan(order: list[str], fused: list[str]) -> list[tuple[str | None, int, int]]:
-    """``field_vectors``' pieces: ``(name, 0, 0)`` per encoder, ``(None, a, b)`` per fused run."""
-    plan: list[tuple[str | None, int, int]] = []
-    for name in order:
-        if name not in fused:
-            plan.append((name, 0, 0))
-            continue
-        j = fused.index(name)
-        if plan and plan[-1][0] is None and plan[-1][2] == j:
-            plan[-1] = (None, plan[-1][1], j + 1)
-        else:
-            plan.append((None, j, j + 1))
-    return plan
-
-
-def fuse_lookups(encoders: dict[str, Encoder], tables: SharedTables,
-                 lr_groups: Iterable[str] = ()) -> tuple[dict[str, Encoder], nn.Module | None]:
-    """Move plain categorical fields into one :class:`FusedLookup` (one lookup per step).
-
-    A field qualifies when its encoder is a plain ``categorical`` (no hashing, no id
-    dropout), its table serves no other field, no encoder depends on it and no
-    ``train.lr_groups`` prefix names its encoder or table (so per-prefix learning rates keep
-    their meaning). Fewer than two such fields: nothing changes.
-
-    Returns:
-        the remaining encoders and the fused lookup (or None).
-    """
-    from recforge.plugins.encoders.categorical import FusedLookup
-
-    users: dict[int, int] = {}
-    for enc in encoders.values():
-        for module in {id(m): m for m in enc.modules() if isinstance(m, nn.Embedding)}.values():
-            users[id(module)] = users.get(id(module), 0) + 1
-    needed = {dep for enc in encoders.values() for dep in (getattr(enc, "depends_on", ()) or ())}
-    keys = {id(t): k for k, t in tables.tables.items()}
-    prefixes = list(lr_groups)
-
-    def named(path: str) -> bool:
-        return any(path == p or path.startswith(p + ".") or p.startswith(path + ".") for p in prefixes)
-
-    chosen = [name for name, enc in encoders.items()
-              if getattr(enc, "fusable", False) and users.get(id(enc.table)) == 1 and name not in needed
-              and id(enc.table) in keys and not named(f"encoders.{name}")
-              and not named(f"shared_tables.{keys[id(enc.table)]}")]
-    if len(chosen) < 2:
-        return encoders, None
-    fused = FusedLookup(chosen, [encoders[name].table for name in chosen])
-    for name in chosen:
-        del tables.tables[keys[id(encoders[name].table)]]
-    return {n: e for n, e in encoders.items() if n not in chosen}, fused
 
 
 def feature_lookups(prepared: Any, encoded: list[str], user_field: str | None,
@@ -424,7 +374,7 @@ def build_model(config: dict[str, Any], prepared: Any, registry: Registry | None
                 head.check_labels(table.dense[label], split)
     order = list(encoders)
     lr_groups = dict((config.get("train") or {}).get("lr_groups") or {})
-    encoders, fused = fuse_lookups(encoders, tables, lr_groups)
+    encoders, fused = fused_lookup.fuse_lookups(encoders, tables, lr_groups)
     model = RecModel(encoders, tables, interaction, head, fields,
                      getattr(prepared, "user_field", None), getattr(prepared, "item_field", None),
                      fused=fused, order=order)

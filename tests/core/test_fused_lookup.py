@@ -11,8 +11,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from trainer_fixtures import ensure_components, make_prepared, model_config
 
-import recforge.core.model as model_mod
-from recforge.core.model import _slot_plan, build_model, component_names
+from recforge.core import fused_lookup
+from recforge.core.fused_lookup import slot_plan
+from recforge.core.model import build_model, component_names
 from recforge.core.train import Trainer, TrainSettings
 from recforge.plugins.encoders.categorical import FusedLookup
 
@@ -30,7 +31,7 @@ def _pair(prepared, monkeypatch, config):
     torch.manual_seed(3)
     fused = build_model(config, prepared)
     with monkeypatch.context() as m:
-        m.setattr(model_mod, "fuse_lookups", lambda encoders, tables, lr_groups=(): (encoders, None))
+        m.setattr(fused_lookup, "fuse_lookups", lambda encoders, tables, lr_groups=(): (encoders, None))
         torch.manual_seed(3)
         plain = build_model(config, prepared)
     return fused, plain
@@ -100,8 +101,8 @@ def test_special_fields_and_lr_groups_stay_out_of_the_group(prepared):
 
 
 def test_slot_plan_splits_fused_runs_around_other_encoders():
-    assert _slot_plan(["a", "b", "c"], ["a", "b", "c"]) == [(None, 0, 3)]
-    assert _slot_plan(["a", "x", "b", "c", "y"], ["a", "b", "c"]) == [
+    assert slot_plan(["a", "b", "c"], ["a", "b", "c"]) == [(None, 0, 3)]
+    assert slot_plan(["a", "x", "b", "c", "y"], ["a", "b", "c"]) == [
         (None, 0, 1), ("x", 0, 0), (None, 1, 3), ("y", 0, 0)]
 
 
