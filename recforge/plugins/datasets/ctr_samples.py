@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from recforge.core.components import param
 from recforge.core.data.readers import read_table, require_columns
@@ -13,7 +14,14 @@ from recforge.core.data.schema import FieldSpec
 FOLDER = "ctr-samples-deepctr"
 
 
-class Criteo(Recipe):
+class _SampleFileRecipe(Recipe):
+    """A recipe reading one file (``params.file``) from a dataset folder (``params.folder``)."""
+
+    def raw_files(self, params: Any) -> list[Path]:
+        return [locate(params.folder, [params.file]) / params.file]
+
+
+class Criteo(_SampleFileRecipe):
     """Criteo display-ads CTR: ``label``, 13 integer features ``I1..I13``, 26 hashed ``C1..C26``.
 
     Integer features are numeric with log normalisation (missing -> median); categoricals
@@ -36,9 +44,6 @@ class Criteo(Recipe):
         folder: str = param(FOLDER, "dataset folder under RECFORGE_DATA_DIR")
         min_count: int = param(1, "minimum train count of a categorical value")
 
-    def raw_files(self, params: Criteo.Params) -> list[Path]:
-        return [locate(params.folder, [params.file]) / params.file]
-
     def load(self, params: Criteo.Params) -> RawData:
         (path,) = self.raw_files(params)
         dense = [f"I{i}" for i in range(1, 14)]
@@ -51,7 +56,7 @@ class Criteo(Recipe):
         return RawData({"all": frame}, fields, files=[path], sources={"all": str(path)})
 
 
-class Avazu(Recipe):
+class Avazu(_SampleFileRecipe):
     """Avazu mobile-ads CTR: ``click`` label and 21 categorical fields (hour -> hour of day).
 
     Args:
@@ -66,13 +71,8 @@ class Avazu(Recipe):
     name = "avazu"
 
     @dataclass
-    class Params:
+    class Params(Criteo.Params):
         file: str = param("avazu_sample.txt", "file name in the dataset folder")
-        folder: str = param(FOLDER, "dataset folder under RECFORGE_DATA_DIR")
-        min_count: int = param(1, "minimum train count of a categorical value")
-
-    def raw_files(self, params: Avazu.Params) -> list[Path]:
-        return [locate(params.folder, [params.file]) / params.file]
 
     def load(self, params: Avazu.Params) -> RawData:
         (path,) = self.raw_files(params)
