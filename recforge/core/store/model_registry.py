@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from recforge.core.errors import NotFoundError, StoreError, unknown_name
+from recforge.core.store.conflicts import retry_on_conflict
 from recforge.core.store.tables import MODEL_STAGES, Dataset, ModelVersion, Run, TextCacheEntry
 
 #: stages of which a model name keeps one version at a time; promoting another archives it
@@ -35,17 +36,22 @@ class ModelRegistryMixin:
         name = name.strip()
         if not name:
             raise StoreError("a registered model needs a name", fix="pass a non-empty NAME")
-        with self.session() as session:
-            run = self._run(session, run_id)
-            if run.status != "finished":
-                raise StoreError(
-                    f"run {run_id} is {run.status}; only finished runs can be registered",
-                    fix="wait for the run to finish, or register another run",
-                )
-            latest = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.name == name))
-            mv = ModelVersion(name=name, version=(latest or 0) + 1, run_id=run.id, stage="none", tags=dict(tags or {}))
-            session.add(mv)
-        return mv
+
+        def write() -> ModelVersion:
+            with self.session() as session:
+                run = self._run(session, run_id)
+                if run.status != "finished":
+                    raise StoreError(
+                        f"run {run_id} is {run.status}; only finished runs can be registered",
+                        fix="wait for the run to finish, or register another run",
+                    )
+                latest = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.name == name))
+                mv = ModelVersion(name=name, version=(latest or 0) + 1, run_id=run.id, stage="none", tags=dict(tags or {}))
+                session.add(mv)
+            return mv
+
+        # two registrations of one name may pick the same next version; the loser takes the next
+        return retry_on_conflict(write)
 
     def list_models(self, name: str | None = None) -> list[ModelVersion]:
         """Registered model versions ordered by name then version."""
@@ -105,14 +111,19 @@ class ModelRegistryMixin:
     # ------------------------------------------------------------------ datasets
     def record_dataset(self, name: str, fingerprint: str, counts: Mapping[str, Any]) -> Dataset:
         """Record (or update the counts of) a prepared dataset identified by its fingerprint."""
-        with self.session() as session:
-            row = session.scalar(select(Dataset).where(Dataset.name == name, Dataset.fingerprint == fingerprint))
-            if row is None:
-                row = Dataset(name=name, fingerprint=fingerprint, counts=dict(counts))
-                session.add(row)
-            else:
-                row.counts = dict(counts)
-        return row
+
+        def write() -> Dataset:
+            with self.session() as session:
+                row = session.scalar(select(Dataset).where(Dataset.name == name, Dataset.fingerprint == fingerprint))
+                if row is None:
+                    row = Dataset(name=name, fingerprint=fingerprint, counts=dict(counts))
+                    session.add(row)
+                else:
+                    row.counts = dict(counts)
+            return row
+
+        # two trainers preparing the same data both record it; the loser updates the winner's row
+        return retry_on_conflict(write)
 
     def list_datasets(self) -> list[Dataset]:
         with self.session() as session:
@@ -126,14 +137,18 @@ class ModelRegistryMixin:
 
     def text_cache_put(self, key: str, path: str, model_id: str, dim: int, count: int) -> TextCacheEntry:
         """Record (or replace) where the vectors for ``key`` are stored."""
-        with self.session() as session:
-            entry = session.get(TextCacheEntry, key)
-            if entry is None:
-                entry = TextCacheEntry(key=key, path=str(path), model_id=model_id, dim=int(dim), count=int(count))
-                session.add(entry)
-            else:
-                entry.path, entry.model_id, entry.dim, entry.count = str(path), model_id, int(dim), int(count)
-        return entry
+
+        def write() -> TextCacheEntry:
+            with self.session() as session:
+                entry = session.get(TextCacheEntry, key)
+                if entry is None:
+                    entry = TextCacheEntry(key=key, path=str(path), model_id=model_id, dim=int(dim), count=int(count))
+                    session.add(entry)
+                else:
+                    entry.path, entry.model_id, entry.dim, entry.count = str(path), model_id, int(dim), int(count)
+            return entry
+
+        return retry_on_conflict(write)
 
     def text_cache_delete(self, key: str) -> bool:
         """Forget ``key`` (e.g. its file went missing); True when an entry was removed."""

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from recforge.core.errors import NotFoundError, StoreError, unknown_name
 from recforge.core.store import artifacts as files
 from recforge.core.store import provenance
+from recforge.core.store.conflicts import retry_on_conflict
 from recforge.core.store.engine import database_url, make_engine, make_session_factory, redact
 from recforge.core.store.model_registry import ModelRegistryMixin
 from recforge.core.store.schema_check import ensure_schema
@@ -141,26 +141,25 @@ class Store(ModelRegistryMixin):
         if not experiment or not str(experiment).strip():
             raise StoreError("a run needs an experiment name", fix="set `experiment:` in the config")
         plugin_versions = dict(plugins) if plugins is not None else provenance.plugin_versions()
-        for attempt in range(2):
-            try:
-                with self.session() as session:
-                    exp = session.scalar(select(Experiment).where(Experiment.name == experiment))
-                    if exp is None:
-                        exp = Experiment(name=experiment)
-                        session.add(exp)
-                    run = Run(
-                        experiment=exp, name=name, status="created", config=to_json_safe(dict(config or {})),
-                        seed=seed, host=provenance.host(), code_version=provenance.code_version(),
-                        plugin_versions=to_json_safe(plugin_versions),
-                        component_versions=to_json_safe(dict(components or {})),
-                        dataset=dataset, model_summary=model_summary, params=[], metrics=[], artifacts=[],
-                    )
-                    session.add(run)
-                return run
-            except IntegrityError:
-                if attempt:  # a concurrent writer created the experiment; retry once
-                    raise
-        raise AssertionError("unreachable")
+
+        def write() -> Run:
+            with self.session() as session:
+                exp = session.scalar(select(Experiment).where(Experiment.name == experiment))
+                if exp is None:
+                    exp = Experiment(name=experiment)
+                    session.add(exp)
+                run = Run(
+                    experiment=exp, name=name, status="created", config=to_json_safe(dict(config or {})),
+                    seed=seed, host=provenance.host(), code_version=provenance.code_version(),
+                    plugin_versions=to_json_safe(plugin_versions),
+                    component_versions=to_json_safe(dict(components or {})),
+                    dataset=dataset, model_summary=model_summary, params=[], metrics=[], artifacts=[],
+                )
+                session.add(run)
+            return run
+
+        # a concurrent writer may create the experiment between our read and our insert
+        return retry_on_conflict(write)
 
     def _transition(self, run_id: int, status: str, **fields: Any) -> Run:
         with self.session() as session:
