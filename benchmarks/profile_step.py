@@ -1,6 +1,6 @@
 """Where a recforge training step spends its time: torch profiler over the real Trainer.
 
-    python -m benchmarks.profile_step --model deepfm [--steps 20] [--threads 2] [--top 15]
+    python -m benchmarks.profile_step --model deepfm [--steps 20] [--threads 2] [--top 15] [--amp]
 
 Prepares ml100k-ctr through ``prepare_data`` with ``examples/configs/ml100k-ctr-MODEL.yaml``,
 builds the model, warms up, then profiles ``--steps`` training steps of the Trainer (batching,
@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast (train.amp)")
     args = parser.parse_args(argv)
     os.environ["RECFORGE_HOME"] = tempfile.mkdtemp(prefix="recforge-profile-")
     os.environ.setdefault("RECFORGE_TASKS_DIR", str(ROOT.parent / "shared" / "tasks"))
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     train = prepared.splits["train"]
 
     def steps(n: int) -> None:
-        settings = TrainSettings(batch_size=4096, epochs=1, max_steps=n, patience=0, checkpoint=False)
+        settings = TrainSettings(batch_size=4096, epochs=1, max_steps=n, patience=0, checkpoint=False, amp=args.amp)
         Trainer(model, train, settings, progress=False).fit()
 
     steps(3)  # warm-up

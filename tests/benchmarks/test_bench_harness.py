@@ -32,7 +32,7 @@ from benchmarks.harness import (
 from benchmarks.report import write_section
 from benchmarks.suites import Options, get_suite
 from benchmarks.suites.limit import mlp_flops_per_sample, mlp_shapes
-from benchmarks.suites.recommend import percentile, top_k
+from benchmarks.suites.recommend import percentile, synthetic_recommender, top_k
 from benchmarks.suites.scale import notes as scale_notes
 from benchmarks.suites.train import bar_notes, select_models
 from benchmarks.synthetic import ML100K_SHAPE, build_deepfm, make_ctr
@@ -194,9 +194,12 @@ def test_percentile_is_nearest_rank() -> None:
 
 def test_top_k_matches_a_brute_force_sort_with_padding_masked() -> None:
     gen = torch.Generator().manual_seed(0)
-    items, users = torch.randn(50, 8, generator=gen), torch.randn(3, 8, generator=gen)
-    items[0] = items[1] = 100 * users.mean(0)  # padding/unknown rows would win if not masked
-    _, index = top_k(users, items, k=5)
+    rec = synthetic_recommender(3, 50, 8, gen)
+    users, items = rec.model.user_embedding.weight.detach(), rec.model.item_embedding.weight.detach()
+    with torch.no_grad():  # padding/unknown rows would win if not masked
+        rec.model.item_embedding.weight[:2] = 100 * users.mean(0)
+    items = rec.model.item_embedding.weight.detach()
+    _, index = top_k(rec, torch.arange(3), k=5)
     for u in range(3):
         scores = items @ users[u]
         expected = [i for i in torch.argsort(scores, descending=True).tolist() if i >= 2][:5]

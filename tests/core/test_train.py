@@ -189,3 +189,71 @@ def test_grad_clip_and_adamw_train(prepared):
     assert isinstance(trainer.optimizer, torch.optim.AdamW)
     result = trainer.fit()
     assert result.epochs_run == 1 and torch.isfinite(torch.tensor(result.history[0]["train.loss"]))
+
+
+def test_amp_runs_the_forward_in_bfloat16_and_keeps_float32_weights(prepared):
+    """train.amp: matrix multiplies of the training forward run in bf16 (seen by a hook on
+    the MLP's first Linear); parameters, their gradients and the loss stay float32; the
+    model learns the synthetic signal as well as in float32; validation runs in float32."""
+    reference_cfg = model_config({"name": "mlp", "params": {"hidden_units": [16]}}, epochs=6, patience=0, lr=0.05)
+    reference, reference_trainer = _trainer(prepared, reference_cfg)
+    reference_trainer.fit()
+    reference_auc = evaluate(reference, prepared, "test", reference_cfg)["auc"]
+    cfg = {**reference_cfg, "train": {**reference_cfg["train"], "amp": True}}
+    model, trainer = _trainer(prepared, cfg)
+    linear = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+    seen: dict[bool, set[torch.dtype]] = {True: set(), False: set()}
+    linear.register_forward_hook(lambda mod, inp, out: seen[mod.training].add(out.dtype))
+    result = trainer.fit()
+    assert seen[True] == {torch.bfloat16} and seen[False] == {torch.float32}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(torch.isfinite(torch.tensor(h["train.loss"])) for h in result.history)
+    auc = evaluate(model, prepared, "test", cfg)["auc"]
+    assert auc > 0.75 and abs(auc - reference_auc) < 0.03, (auc, reference_auc)
+
+
+def test_without_amp_the_forward_stays_float32(prepared):
+    cfg = model_config({"name": "mlp", "params": {"hidden_units": [16]}}, epochs=1, patience=0)
+    model, trainer = _trainer(prepared, cfg)
+    linear = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+    seen: set[torch.dtype] = set()
+    linear.register_forward_hook(lambda mod, inp, out: seen.add(out.dtype))
+    trainer.fit()
+    assert seen == {torch.float32}
+
+
+@pytest.mark.slow
+def test_compile_trains_the_same_losses_through_a_compiled_graph(prepared):
+    """train.compile: the loss is captured by torch.compile (dynamo records graphs) and the
+    per-epoch training losses equal the eager run's (same seed, same batches)."""
+    import torch._dynamo
+
+    cfg = model_config({"name": "mlp", "params": {"hidden_units": [16]}}, epochs=2, patience=0)
+    _, eager = _trainer(prepared, cfg)
+    eager_losses = [h["train.loss"] for h in eager.fit().history]
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    _, compiled = _trainer(prepared, {**cfg, "train": {**cfg["train"], "compile": True}})
+    compiled_losses = [h["train.loss"] for h in compiled.fit().history]
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1
+    assert compiled_losses == pytest.approx(eager_losses, rel=1e-4)
+
+
+def test_block_batches_are_the_per_batch_gathers_in_order(prepared, monkeypatch):
+    """Gathering a block of batches at once and slicing it hands out exactly the rows (and
+    the order) of one gather per batch, including a short last batch and block edges."""
+    import recforge.core.train as train_module
+
+    monkeypatch.setattr(train_module, "GATHER_ROWS", 300)  # blocks of 2 batches of 128
+    cfg = model_config("fm", batch_size=128)
+    _, trainer = _trainer(prepared, cfg)
+    table = prepared.splits["train"]
+    gen = torch.Generator().manual_seed(5)
+    got = list(trainer._batches(gen))
+    order = torch.randperm(table.num_rows, generator=torch.Generator().manual_seed(5))
+    expected = [table.batch(order[s:s + 128]) for s in range(0, table.num_rows, 128)]
+    assert len(got) == len(expected) and table.num_rows % 128 != 0
+    for (batch, n_local, n_global), want in zip(got, expected):
+        assert n_local == n_global == want["label"].shape[0]
+        assert batch.keys() == want.keys()
+        assert all(torch.equal(batch[k], want[k]) for k in want)

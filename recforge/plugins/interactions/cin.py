@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from recforge.core.components import Interaction, param
 from recforge.core.errors import ConfigError
@@ -68,12 +69,16 @@ class CIN(Interaction):
 
     def forward(self, x: Tensor) -> Tensor:
         x0 = x.transpose(1, 2)  # [B, D, F]
+        if torch.is_autocast_enabled(x.device.type):
+            # build the large outer products in the matmul dtype: a float32 X^0 would promote
+            # every [B, D, H_k F] product to float32 and then cast it again for the matmul
+            x0 = x0.to(torch.get_autocast_dtype(x.device.type))
         xk = x0
         outputs = []
         batch, dim, fields = x0.shape
         for k, (w, b) in enumerate(zip(self.filters, self.biases)):
             outer = (xk.unsqueeze(-1) * x0.unsqueeze(-2)).reshape(batch, dim, -1)  # [B, D, H_k F]
-            maps = self.act(outer @ w + b)  # [B, D, H_{k+1}]
+            maps = self.act(F.linear(outer, w.T, b))  # [B, D, H_{k+1}]: one matmul, bias fused
             if self.split_half and k < len(self.filters) - 1:
                 xk, keep = maps.split(maps.shape[-1] // 2, dim=-1)
             else:
