@@ -258,12 +258,13 @@ def test_limit_suite_json_has_the_documented_keys(tmp_path: Path) -> None:
                           cwd=ROOT, capture_output=True, text=True, check=False, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(proc.stdout)
-    assert [r["model"] for r in doc] == ["matmul-f32", "DeepFM-mlp-matmuls", "DeepFM-train"]
+    assert [r["model"] for r in doc] == ["matmul-f32", "DeepFM-mlp-matmuls", "DeepFM-train",
+                                         "DeepFM-mlp-matmuls-bf16", "DeepFM-train-bf16"]
     for obj in doc:
         assert set(RESULT_KEYS) <= set(obj) and obj["suite"] == "limit"
-    train = doc[2]
-    assert train["samples_per_s"] > 0 and train["mlp_flops_per_sample"] == 3 * 2 * (128 * 300 + 2 * 300 * 300)
-    assert 0 < train["fraction_of_peak"] and train["step_over_mlp_matmuls"] > 0
+    for train in (doc[2], doc[4]):
+        assert train["samples_per_s"] > 0 and train["mlp_flops_per_sample"] == 3 * 2 * (128 * 300 + 2 * 300 * 300)
+        assert 0 < train["fraction_of_float32_peak"] and train["step_over_mlp_matmuls"] > 0
     assert "## limit" in proc.stderr
 
 

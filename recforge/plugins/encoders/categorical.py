@@ -18,16 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from recforge.core.components import Encoder, SharedTables, param
 from recforge.core.data.schema import FIRST, PAD, UNK, FieldInfo
 from recforge.core.errors import DataError
 from recforge.plugins.encoders._common import (
+    gather_rows,
     batch_tensor,
     check_fields,
     embedding_table,
@@ -113,30 +112,6 @@ class CategoricalEncoder(Encoder):
         return self.table(self.indices(batch)).unsqueeze(1)
 
 
-class _GatherRows(torch.autograd.Function):
-    """Row gather whose backward is one ``index_add_`` (CPU only).
-
-    CPU's ``embedding_dense_backward`` sorts the indices first and was ~4x slower than a
-    plain deterministic ``index_add_`` on a ``[4096 x 7]`` batch; padding row 0 gets no
-    gradient, as with ``padding_idx=0``.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, weight: Tensor, rows: Tensor) -> Tensor:
-        ctx.save_for_backward(rows)
-        ctx.num_rows = weight.shape[0]
-        return weight.index_select(0, rows.reshape(-1)).view(*rows.shape, weight.shape[1])
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        (rows,) = ctx.saved_tensors
-        dim = grad.shape[-1]
-        grad_weight = grad.new_zeros(ctx.num_rows, dim)
-        grad_weight.index_add_(0, rows.reshape(-1), grad.reshape(-1, dim))
-        grad_weight[PAD] = 0
-        return grad_weight, None
-
-
 class FusedLookup(nn.Module):
     """``[B, F]`` indices of several categorical fields -> ``[B, F, D]`` in one lookup.
 
@@ -172,9 +147,7 @@ class FusedLookup(nn.Module):
             raise DataError(f"batch has no column {err} (has: {', '.join(sorted(batch)) or 'none'})",
                             fix="check the data config declares this field") from None
         rows = (idx + base) * (idx != PAD)  # padding -> the shared zero row 0
-        if rows.device.type == "cpu" and torch.is_grad_enabled() and self.table.weight.requires_grad:
-            return _GatherRows.apply(self.table.weight, rows)
-        return F.embedding(rows, self.table.weight, padding_idx=PAD)
+        return gather_rows(self.table, rows)
 
     def field_weight(self, name: str) -> Tensor:
         """Field ``name``'s table as it would be unfused (``[V, D]``, padding row 0 first)."""

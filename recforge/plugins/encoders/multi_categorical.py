@@ -13,6 +13,7 @@ from recforge.plugins.encoders._common import (
     batch_tensor,
     check_fields,
     embedding_table,
+    gather_rows,
     masked_pool,
     padding_mask,
     require_vocab,
@@ -55,4 +56,4 @@ class MultiCategoricalEncoder(Encoder):
         idx = batch_tensor(batch, self.field).long()
         if idx.ndim == 1:
             idx = idx.unsqueeze(1)
-        return masked_pool(self.table(idx), padding_mask(idx), self.pooling).unsqueeze(1)
+        return masked_pool(gather_rows(self.table, idx), padding_mask(idx), self.pooling).unsqueeze(1)

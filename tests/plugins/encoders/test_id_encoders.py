@@ -110,6 +110,26 @@ def test_multi_categorical_equals_manual_pool(pooling: str) -> None:
         assert torch.allclose(out[row], expected, atol=1e-6), (pooling, row)
 
 
+@pytest.mark.parametrize("pooling", ["mean", "sum", "max"])
+def test_multi_categorical_gradient_equals_the_embedding_reference(pooling: str) -> None:
+    """The CPU training path (index_add_ backward) gives nn.Embedding's gradient, with
+    nothing for the padding row even where padding fills most of the batch."""
+    torch.manual_seed(3)
+    enc = make(MultiCategoricalEncoder, cat_field("genres", vocab=12, kind="multi_categorical", max_len=4), pooling=pooling)
+    idx = torch.tensor([[2, 5, 0, 0], [7, 0, 0, 0], [0, 0, 0, 0], [3, 3, 4, 11]])
+    upstream = torch.randn(4, 1, enc.table.weight.shape[1])
+    (enc({"genres": idx}, {}) * upstream).sum().backward()
+    reference = torch.nn.Embedding.from_pretrained(enc.table.weight.detach().clone(), freeze=False, padding_idx=0)
+    vecs = reference(idx)
+    mask = (idx != 0).unsqueeze(-1).float()
+    pooled = {"sum": (vecs * mask).sum(1), "mean": (vecs * mask).sum(1) / mask.sum(1).clamp_min(1.0),
+              "max": torch.where(mask.bool().any(1), vecs.masked_fill(~mask.bool(), float("-inf")).amax(1),
+                                 torch.zeros(4, vecs.shape[-1]))}[pooling]
+    (pooled.unsqueeze(1) * upstream).sum().backward()
+    assert torch.allclose(enc.table.weight.grad, reference.weight.grad, atol=1e-6)
+    assert torch.all(enc.table.weight.grad[0] == 0)
+
+
 def test_sequence_mean_and_attention_weights_are_a_distribution() -> None:
     torch.manual_seed(2)
     tables = SharedTables()
