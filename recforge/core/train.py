@@ -75,8 +75,9 @@ class TrainSettings:
         grad_clip: clip the global gradient norm to this value (0 = off).
         checkpoint: write a checkpoint every epoch.
         amp: run the training forward pass under bfloat16 autocast (matrix multiplies in
-            bf16, master weights and the optimiser in float32). Worth it on CPUs with bf16
-            instructions (AVX512_BF16 / AMX) and on GPUs; validation stays in float32 so the
+            bf16, master weights and the optimiser in float32): ``true``, ``false`` or
+            ``auto`` (on where the device has native bf16: AVX512-BF16/AMX CPUs, bf16 GPUs;
+            elsewhere bf16 is emulated and slower). Validation stays in float32 so the
             monitored metric is not blurred by the lower precision.
         compile: compile the training loss (forward and backward) with ``torch.compile``. The
             first steps pay the compilation (tens of seconds on CPU, a C++ compiler needed);
@@ -101,7 +102,7 @@ class TrainSettings:
     scheduler: Any = None
     grad_clip: float = 0.0
     checkpoint: bool = True
-    amp: bool = False
+    amp: bool | str = False
     compile: bool = False
 
     @classmethod
@@ -129,6 +130,7 @@ class TrainSettings:
                 raise ConfigError(f"train.{key}: {value!r} is not a {kind.__name__}",
                                   fix="fix the value's type") from None
         out = cls(**values)
+        out.amp = _amp_setting(out.amp)
         if out.optimizer.lower() not in OPTIMIZERS:
             raise unknown_name("optimizer", out.optimizer, OPTIMIZERS, fix=f"use one of {', '.join(OPTIMIZERS)}")
         if out.batch_size < 1 or out.epochs < 0 or out.lr <= 0:
@@ -149,11 +151,33 @@ class TrainSettings:
         return key.rsplit(".", 1)[-1].split("@")[0] not in LOWER_IS_BETTER
 
 
+def _amp_setting(value: Any) -> bool | str:
+    """``train.amp`` as True, False or ``"auto"``; anything else is a one-line error."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("auto", "true", "false", "1", "0", "yes", "no"):
+        return "auto" if text == "auto" else text in ("true", "1", "yes")
+    raise ConfigError(f"train.amp: {value!r} is not true, false or auto", fix="set train.amp to true, false or auto")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively (so autocast to bf16 is a speed-up)."""
+    try:
+        if device.type == "cuda":
+            return bool(torch.cuda.is_bf16_supported())
+        if device.type == "cpu":
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        pass
+    return False
+
+
 _COERCE: dict[str, Any] = {
     "optimizer": str, "lr": float, "batch_size": int, "eval_batch_size": int, "epochs": int,
     "max_steps": int, "patience": int, "monitor": str, "monitor_mode": str, "seed": int,
     "deterministic": bool, "threads": int, "weight_decay": float, "embedding_weight_decay": float,
-    "lr_groups": dict, "scheduler": None, "grad_clip": float, "checkpoint": bool, "amp": bool,
+    "lr_groups": dict, "scheduler": None, "grad_clip": float, "checkpoint": bool, "amp": None,
     "compile": bool,
 }
 
@@ -222,6 +246,7 @@ class Trainer:
                  progress: bool = True, device: str | torch.device = "cpu", log_every: int = 20) -> None:
         self.model, self.train, self.s = model, train, settings
         keep_freed_memory()  # reuse each step's large blocks instead of page-faulting them anew
+        self.amp = native_bf16(torch.device(device)) if settings.amp == "auto" else bool(settings.amp)
         self.evaluate, self.checkpoint_dir = evaluate, checkpoint_dir
         self.store, self.run_id, self.on_event = store, run_id, on_event
         self.add_negatives, self.progress, self.device = add_negatives, progress, torch.device(device)
@@ -380,7 +405,7 @@ class Trainer:
             batch = self._to_device(batch)
             if self.add_negatives is not None:
                 batch = self.add_negatives(batch, gen)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.s.amp):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
                 loss = self.loss_fn(batch).float()
             # DDP averages gradients over ranks: weighting each rank's mean loss by its share
             # makes that average the gradient of the global batch's mean loss

@@ -257,3 +257,23 @@ def test_block_batches_are_the_per_batch_gathers_in_order(prepared, monkeypatch)
         assert n_local == n_global == want["label"].shape[0]
         assert batch.keys() == want.keys()
         assert all(torch.equal(batch[k], want[k]) for k in want)
+
+
+def test_amp_auto_follows_native_bf16_support(prepared, monkeypatch):
+    """train.amp: auto turns autocast on exactly where the device has native bf16; values
+    other than true/false/auto are a one-line config error."""
+    import recforge.core.train as train_module
+
+    cfg = model_config({"name": "mlp", "params": {"hidden_units": [16]}}, epochs=1, patience=0, amp="auto")
+    for native in (True, False):
+        monkeypatch.setattr(train_module, "native_bf16", lambda device, native=native: native)
+        model, trainer = _trainer(prepared, cfg)
+        linear = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+        seen: set[torch.dtype] = set()
+        linear.register_forward_hook(lambda mod, inp, out: seen.add(out.dtype) if mod.training else None)
+        trainer.fit()
+        assert seen == {torch.bfloat16 if native else torch.float32}
+    assert TrainSettings.from_config({"amp": "AUTO"}).amp == "auto"
+    assert TrainSettings.from_config({"amp": "true"}).amp is True
+    with pytest.raises(ConfigError, match="train.amp"):
+        TrainSettings.from_config({"amp": "sometimes"})
