@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 LOWER_IS_BETTER = ("loss", "logloss", "rmse", "mae", "mse")
 #: rows gathered from the training table per block of batches (see Trainer._block_batches)
 GATHER_ROWS = 1 << 16
+#: spellings of booleans accepted in the train section
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes"), ("0", "false", "no")
 
 
 @dataclass
@@ -119,7 +121,7 @@ class TrainSettings:
                 continue
             try:
                 if kind is bool:
-                    values[key] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+                    values[key] = value if isinstance(value, bool) else str(value).strip().lower() in TRUE_WORDS
                 elif kind is dict:
                     if not isinstance(value, dict):
                         raise TypeError
@@ -156,8 +158,8 @@ def _amp_setting(value: Any) -> bool | str:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text in ("auto", "true", "false", "1", "0", "yes", "no"):
-        return "auto" if text == "auto" else text in ("true", "1", "yes")
+    if text in ("auto", *TRUE_WORDS, *FALSE_WORDS):
+        return "auto" if text == "auto" else text in TRUE_WORDS
     raise ConfigError(f"train.amp: {value!r} is not true, false or auto", fix="set train.amp to true, false or auto")
 
 
@@ -376,7 +378,7 @@ class Trainer:
             index = order[start : start + size]
             if index.numel() < self.world:
                 break
-            local = distributed.local_slice(index) if self.world > 1 else index
+            local = distributed.local_slice(index)
             yield self.train.batch(local), int(local.numel()), int(index.numel())
 
     def _block_batches(self, order: Tensor, size: int) -> Iterator[tuple[dict[str, Tensor], int, int]]:

@@ -26,10 +26,10 @@ from recforge.core.components import Encoder, SharedTables, param
 from recforge.core.data.schema import FIRST, PAD, UNK, FieldInfo
 from recforge.core.errors import DataError
 from recforge.plugins.encoders._common import (
-    gather_rows,
     batch_tensor,
     check_fields,
     embedding_table,
+    gather_rows,
     require_vocab,
 )
 
@@ -109,7 +109,7 @@ class CategoricalEncoder(Encoder):
         return type(self) is CategoricalEncoder and not self.buckets and self.params.id_dropout <= 0.0
 
     def forward(self, batch: dict[str, Tensor], encoded: dict[str, Tensor]) -> Tensor:
-        return self.table(self.indices(batch)).unsqueeze(1)
+        return gather_rows(self.table, self.indices(batch)).unsqueeze(1)
 
 
 class FusedLookup(nn.Module):

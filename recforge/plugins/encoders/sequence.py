@@ -14,6 +14,7 @@ from recforge.plugins.encoders._common import (
     batch_tensor,
     check_fields,
     embedding_table,
+    gather_rows,
     masked_pool,
     padding_mask,
     require_vocab,
@@ -68,7 +69,7 @@ class SequenceEncoder(Encoder):
 
     def _keys(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         idx = batch_tensor(batch, self.field).long()
-        return self.table(idx), padding_mask(idx)
+        return gather_rows(self.table, idx), padding_mask(idx)
 
     def attention_weights(self, batch: dict[str, Tensor], encoded: dict[str, Tensor]) -> Tensor:
         """Attention weights ``[B, L]`` over the history (attention mode only)."""
