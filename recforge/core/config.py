@@ -34,11 +34,11 @@ SECTIONS: dict[str, set[str] | None] = {
     },
     "model": {
         "embedding_dim", "encoders", "interaction", "interactions", "ranker", "towers",
-        "fields", "dropout", "embedding_regularizer", "net_regularizer",
+        "fields", "dropout", "embedding_regularizer", "net_regularizer", "embedding_init_std",
     },
     "train": {
         "optimizer", "lr", "batch_size", "epochs", "patience", "monitor", "monitor_mode",
-        "seed", "deterministic", "threads", "weight_decay", "embedding_weight_decay",
+        "seed", "deterministic", "threads", "weight_decay", "embedding_weight_decay", "embedding_lr",
         "scheduler", "grad_clip", "eval_batch_size", "checkpoint", "lr_groups", "amp",
         "compile", "max_steps",
     },

@@ -292,6 +292,19 @@ def _ranker_spec(model_cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return component_spec(model_cfg.get("ranker", DEFAULT_RANKER), "model.ranker")
 
 
+def embedding_init_std(model_cfg: dict[str, Any]) -> float:
+    """``model.embedding_init_std``: std of the embedding tables' normal init (positive)."""
+    raw = model_cfg.get("embedding_init_std", SharedTables.DEFAULT_INIT_STD)
+    try:
+        std = float(raw)
+    except (TypeError, ValueError):
+        std = -1.0
+    if not std > 0.0:
+        raise ConfigError(f"model.embedding_init_std must be a positive number, got {raw!r}",
+                          fix="set model.embedding_init_std to e.g. 1e-4 (default) or 0.01")
+    return std
+
+
 def encoded_fields(model_cfg: dict[str, Any], fields: dict[str, Any]) -> list[str]:
     """Fields the model encodes: ``model.fields`` when given, else every non-label field."""
     chosen = model_cfg.get("fields")
@@ -315,7 +328,7 @@ def build_encoders(model_cfg: dict[str, Any], fields: dict[str, Any], dim: int,
             from recforge.core.errors import unknown_name
 
             raise unknown_name("field in model.encoders", key, names, fix="name an encoded field")
-    tables = SharedTables()
+    tables = SharedTables(embedding_init_std(model_cfg))
     encoders: dict[str, Encoder] = {}
     for name in names:
         info = fields[name]

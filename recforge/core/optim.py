@@ -28,15 +28,18 @@ def _embedding_params(model: nn.Module) -> set[int]:
 
 
 def param_groups(model: nn.Module, s: TrainSettings) -> list[dict[str, Any]]:
-    """Parameter groups by (lr, weight decay): per-prefix lr groups and embedding decay."""
+    """Parameter groups by (lr, weight decay): embedding lr and decay, then per-prefix groups."""
     embeddings = _embedding_params(model)
     groups: dict[tuple[float, float], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         lr, wd = s.lr, s.weight_decay
-        if id(p) in embeddings and s.embedding_weight_decay is not None:
-            wd = s.embedding_weight_decay
+        if id(p) in embeddings:
+            if s.embedding_weight_decay is not None:
+                wd = s.embedding_weight_decay
+            if s.embedding_lr is not None:
+                lr = s.embedding_lr
         for prefix, spec in s.lr_groups.items():
             if name == prefix or name.startswith(prefix + "."):
                 spec = spec if isinstance(spec, dict) else {"lr": spec}

@@ -70,6 +70,10 @@ class TrainSettings:
         seed / deterministic / threads: reproducibility and CPU threads.
         weight_decay: decay of every parameter; embedding_weight_decay: decay of embedding
             tables instead (None = same as weight_decay).
+        embedding_lr: learning rate of the embedding tables (None = ``lr``). Factorisation
+            parts learn through the tables, a deep MLP through its dense weights; a larger
+            table lr lets the wide/FM side converge in a few epochs while the MLP keeps the
+            base lr (Wide&Deep trained its two sides with separate optimisers for this reason).
         lr_groups: ``{parameter-name prefix: lr}`` or ``{prefix: {lr, weight_decay}}``, e.g.
             ``{encoders.item_text: 1e-5}`` to fine-tune a language model slower.
         scheduler: none, or ``{name: step|exponential|cosine|plateau, ...its arguments}``;
@@ -100,6 +104,7 @@ class TrainSettings:
     threads: int | None = None
     weight_decay: float = 0.0
     embedding_weight_decay: float | None = None
+    embedding_lr: float | None = None
     lr_groups: dict[str, Any] = field(default_factory=dict)
     scheduler: Any = None
     grad_clip: float = 0.0
@@ -135,9 +140,9 @@ class TrainSettings:
         out.amp = _amp_setting(out.amp)
         if out.optimizer.lower() not in OPTIMIZERS:
             raise unknown_name("optimizer", out.optimizer, OPTIMIZERS, fix=f"use one of {', '.join(OPTIMIZERS)}")
-        if out.batch_size < 1 or out.epochs < 0 or out.lr <= 0:
-            raise ConfigError("train.batch_size and train.lr must be positive and train.epochs >= 0",
-                              fix="fix the train section")
+        if out.batch_size < 1 or out.epochs < 0 or out.lr <= 0 or (out.embedding_lr is not None and out.embedding_lr <= 0):
+            raise ConfigError("train.batch_size, train.lr and train.embedding_lr must be positive "
+                              "and train.epochs >= 0", fix="fix the train section")
         if out.monitor_mode not in ("auto", "max", "min"):
             raise ConfigError(f"train.monitor_mode '{out.monitor_mode}' is not max, min or auto",
                               fix="use max, min or auto")
@@ -179,7 +184,7 @@ _COERCE: dict[str, Any] = {
     "optimizer": str, "lr": float, "batch_size": int, "eval_batch_size": int, "epochs": int,
     "max_steps": int, "patience": int, "monitor": str, "monitor_mode": str, "seed": int,
     "deterministic": bool, "threads": int, "weight_decay": float, "embedding_weight_decay": float,
-    "lr_groups": dict, "scheduler": None, "grad_clip": float, "checkpoint": bool, "amp": None,
+    "embedding_lr": float, "lr_groups": dict, "scheduler": None, "grad_clip": float, "checkpoint": bool, "amp": None,
     "compile": bool,
 }
 

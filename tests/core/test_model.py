@@ -85,6 +85,27 @@ def test_encoder_overrides_and_field_selection(prepared):
         build_model(cfg, prepared)
 
 
+@pytest.mark.parametrize("std", [1e-4, 0.05])
+def test_embedding_init_std_sets_the_tables_spread(prepared, std):
+    cfg = model_config("fm")
+    cfg["model"]["embedding_init_std"] = std
+    torch.manual_seed(0)
+    model = build_model(cfg, prepared)
+    tables = [m.weight for m in model.modules() if isinstance(m, torch.nn.Embedding)]
+    rows = torch.cat([t.detach()[1:].flatten() for t in tables])  # row 0 is the zero padding row
+    assert rows.numel() > 100
+    assert abs(rows.std().item() / std - 1.0) < 0.2
+    assert all(bool((t.detach()[0] == 0).all()) for t in tables)
+
+
+@pytest.mark.parametrize("bad", [0, -0.1, "wide"])
+def test_embedding_init_std_must_be_positive(prepared, bad):
+    cfg = model_config("fm")
+    cfg["model"]["embedding_init_std"] = bad
+    with pytest.raises(ConfigError, match="embedding_init_std"):
+        build_model(cfg, prepared)
+
+
 def test_missing_interaction_and_bad_specs(prepared):
     cfg = model_config("fm")
     del cfg["model"]["interaction"]

@@ -149,6 +149,27 @@ def test_param_groups_embedding_decay_and_prefix_lr(prepared):
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
 
 
+def test_embedding_lr_applies_to_tables_and_prefix_groups_still_win(prepared):
+    cfg = model_config("deepfm", lr=0.001, embedding_lr=0.01, lr_groups={"encoders.genres": 0.5})
+    model = build_model(cfg, prepared)
+    groups = param_groups(model, TrainSettings.from_config(cfg["train"]))
+    by_param = {id(p): g["lr"] for g in groups for p in g["params"]}
+    tables = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
+    assert tables, "the deepfm model has embedding tables"
+    for name, p in model.named_parameters():
+        if name.startswith("encoders.genres."):
+            assert by_param[id(p)] == 0.5, name
+        elif id(p) in tables:
+            assert by_param[id(p)] == 0.01, name
+        else:
+            assert by_param[id(p)] == 0.001, name
+
+
+def test_embedding_lr_must_be_positive():
+    with pytest.raises(ConfigError, match="embedding_lr"):
+        TrainSettings.from_config({"embedding_lr": 0})
+
+
 def test_schedulers_follow_their_formulas():
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=1.0)
