@@ -223,7 +223,7 @@ class RecModel(nn.Module):
         """``[U, I]`` predictions for every (user, item) pair, in chunks of whole users."""
         if not self.has_pair_scoring():
             raise NotImplementedError("this model has no user and item fields to pair up")
-        device = next(iter(self._buffers.values())).device
+        device = next(self.buffers()).device  # the lookups' (of a submodule, in an ensemble)
         users = users.to(device)
         items = torch.arange(self.num_items(), device=device) if items is None else items.to(device)
         n_items = items.shape[0]

@@ -80,13 +80,19 @@ def load_tensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
 def load_weights(model: nn.Module, tensors: dict[str, Tensor], source: str, strict: bool = True) -> None:
     """Load a state dict into ``model``; data-sized buffers take the saved shape.
 
-    Feature lookups (``lookup_*``) are attached first; other buffers whose shape differs from
-    the freshly built model (e.g. a graph built from data the loader does not have) are
-    replaced by the saved tensor.
+    Feature lookups (``lookup_*``, of the model or of a submodule such as an ensemble's
+    member) are attached first; other buffers whose shape differs from the freshly built model
+    (e.g. a graph built from data the loader does not have) are replaced by the saved tensor.
     """
-    lookups = {k: v for k, v in tensors.items() if k.startswith("lookup_")}
-    if lookups and hasattr(model, "attach_lookups"):
-        model.attach_lookups(lookups)
+    lookups: dict[str, dict[str, Tensor]] = {}
+    for name, value in tensors.items():
+        owner_name, _, leaf = name.rpartition(".")
+        if leaf.startswith("lookup_"):
+            lookups.setdefault(owner_name, {})[leaf] = value
+    for owner_name, owned in lookups.items():
+        owner = model.get_submodule(owner_name) if owner_name else model
+        if hasattr(owner, "attach_lookups"):
+            owner.attach_lookups(owned)
     own = dict(model.named_buffers())
     for name, value in tensors.items():
         if name in own and own[name] is not None and own[name].shape != value.shape:

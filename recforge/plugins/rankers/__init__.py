@@ -1,8 +1,8 @@
 """Built-in rankers plugin: registers every built-in ranker through `register_rankers`.
 
 Head rankers (``ctr``, ``rating``) sit on top of encoders and an interaction; standalone
-rankers (``bpr``, ``softmax``, ``two-tower``, ``mf``, ``lightgcn``, ``itemknn``, ``content``)
-are whole models built with ``from_prepared``.
+rankers (``bpr``, ``softmax``, ``two-tower``, ``mf``, ``lightgcn``, ``itemknn``, ``content``,
+``ensemble``) are whole models built with ``from_prepared``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from recforge.core.hookspecs import Register, hookimpl
 from recforge.plugins.rankers.bpr import BPR
 from recforge.plugins.rankers.content import ContentBased
 from recforge.plugins.rankers.ctr import CTRRanker
+from recforge.plugins.rankers.ensemble import Ensemble
 from recforge.plugins.rankers.itemknn import ItemKNN
 from recforge.plugins.rankers.lightgcn import LightGCN
 from recforge.plugins.rankers.mf import MatrixFactorization
@@ -19,7 +20,7 @@ from recforge.plugins.rankers.softmax import SampledSoftmax
 from recforge.plugins.rankers.two_tower import TwoTower
 
 BUILTIN_RANKERS = (CTRRanker, RatingRanker, BPR, SampledSoftmax, TwoTower, MatrixFactorization, LightGCN,
-                   ItemKNN, ContentBased)
+                   ItemKNN, ContentBased, Ensemble)
 
 
 @hookimpl
