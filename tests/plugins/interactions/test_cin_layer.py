@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from recforge.core.components import build_params
@@ -69,3 +70,68 @@ def test_cin_odd_split_sizes_are_refused() -> None:
 
     with pytest.raises(ConfigError, match="layer_units.*split_half"):
         CIN(3, 2, build_params(CIN, {"layer_units": [3, 4], "split_half": True}))
+
+
+def _grads(out: torch.Tensor, weights: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    return list(torch.autograd.grad((out * weights).sum(), inputs))
+
+
+@pytest.mark.parametrize("split_half", [False, True])
+def test_chunked_cpu_layer_matches_the_loops_in_value_and_gradient(monkeypatch, split_half) -> None:
+    """Several chunks with a ragged last one: forward and every gradient equal the definition."""
+    import recforge.plugins.interactions.cin as cin
+
+    torch.manual_seed(2)
+    layer = CIN(3, 2, build_params(CIN, {"layer_units": [4, 2, 3], "split_half": split_half})).double()
+    with torch.no_grad():
+        for b in layer.biases:
+            b.normal_()
+    x = torch.randn(7, 3, 2, dtype=torch.float64, requires_grad=True)
+    # a chunk of 3 batch rows (D = 2, widest layer H_k F = 4 x 3): 7 rows = 3 + 3 + 1
+    monkeypatch.setattr(cin, "CHUNK_BYTES", 3 * 2 * 12 * 8)
+    assert cin._chunk_rows(2, 12, 8) == 3
+    calls = []
+    real = cin._ChunkedCINLayer.apply
+    monkeypatch.setattr(cin._ChunkedCINLayer, "apply", lambda *a: calls.append(1) or real(*a))
+    out = layer(x)
+    assert len(calls) == 3, "the CPU path is the chunked layer"
+    ref = cin_by_loops(layer, x)
+    torch.testing.assert_close(out, ref)
+    weights = torch.randn_like(out)
+    inputs = [x, *layer.filters, *layer.biases]
+    for got, want in zip(_grads(out, weights, inputs), _grads(ref, weights, inputs)):
+        torch.testing.assert_close(got, want)
+
+
+def test_chunked_layer_equals_the_one_matmul_form_on_a_real_size_batch() -> None:
+    """The chunked path and the unchunked (autocast-off GPU-style) formula agree at B = 1000."""
+    torch.manual_seed(3)
+    layer = CIN(8, 16, build_params(CIN, {"layer_units": [32, 32]}))
+    x = torch.randn(1000, 8, 16, requires_grad=True)
+    out = layer(x)
+    x0 = x.transpose(1, 2)
+    xk, pooled = x0, []
+    for w, b in zip(layer.filters, layer.biases):
+        outer = (xk.unsqueeze(-1) * x0.unsqueeze(-2)).reshape(1000, 16, -1)
+        xk = outer @ w + b
+        pooled.append(xk.sum(1))
+    ref = torch.cat(pooled, 1)
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+    weights = torch.randn_like(out)
+    inputs = [x, *layer.filters, *layer.biases]
+    for got, want in zip(_grads(out, weights, inputs), _grads(ref, weights, inputs)):
+        torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-3)
+
+
+def test_unchunked_form_and_cpu_autocast_give_the_float32_result() -> None:
+    """The one-matmul form (used off CPU) equals the chunked one; under CPU autocast the CIN
+    stays in float32 (bf16 was slower there), so its output is the float32 output."""
+    torch.manual_seed(4)
+    layer = CIN(8, 16, build_params(CIN, {"layer_units": [32, 32], "split_half": True}))
+    x = torch.randn(300, 8, 16)
+    out = layer(x)
+    torch.testing.assert_close(layer._layers(x, chunked=False), out, rtol=1e-4, atol=1e-4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        amp_out = layer(x)
+    assert amp_out.dtype == torch.float32
+    torch.testing.assert_close(amp_out, out)
