@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -20,6 +21,30 @@ def bi_interaction(x: Tensor) -> Tensor:
     """``sum_{i<j} x_i * x_j`` per dimension in O(F D) as ``0.5 ((sum x)^2 - sum x^2)``, [B, D]."""
     total = x.sum(dim=1)
     return 0.5 * (total * total - (x * x).sum(dim=1))
+
+
+class _FMScore(torch.autograd.Function):
+    """``sum_{i<j} <x_i, x_j>`` per row ``[B, 1]`` with a hand-written backward.
+
+    ``d/dx_f = s - x_f`` with ``s = sum_f x_f``, so the whole backward is one fused
+    ``addcmul`` over ``[B, F, D]``; autograd's version of the O(F D) form runs about ten
+    element-wise passes over that tensor (the squares, their two product-rule halves, the
+    broadcast sums), which made up a third of an FM training step.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        total = x.sum(dim=1)  # [B, D]
+        flat = x.reshape(x.shape[0], 1, -1)
+        squares = torch.bmm(flat, flat.transpose(1, 2)).view(-1)  # sum of x^2 per row, one pass
+        ctx.save_for_backward(x, total)
+        return (0.5 * ((total * total).sum(dim=1) - squares)).unsqueeze(1)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        x, total = ctx.saved_tensors
+        g = grad.reshape(-1, 1)
+        return torch.addcmul((total * g).unsqueeze(1), x, g.unsqueeze(2), value=-1.0)
 
 
 class FM(Interaction):
@@ -50,8 +75,9 @@ class FM(Interaction):
         self.output_dim = 1 if params.reduce_sum else dim
 
     def forward(self, x: Tensor) -> Tensor:
-        out = bi_interaction(x)
-        return out.sum(dim=1, keepdim=True) if self.reduce_sum else out
+        if self.reduce_sum:
+            return _FMScore.apply(x)
+        return bi_interaction(x)
 
     def pair_weights(self, x: Tensor) -> Tensor:
         """``[F, F]`` mean contribution ``<x_i, x_j>`` of each field pair over the batch ``x``.

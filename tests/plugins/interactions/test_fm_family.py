@@ -27,6 +27,17 @@ def test_fm_linear_time_form_equals_pair_sum() -> None:
     torch.testing.assert_close(fm(x).squeeze(1), brute_pairs(x))
 
 
+def test_fm_gradient_is_the_brute_force_pair_sums_gradient() -> None:
+    """The hand-written backward (d/dx_f = sum_g x_g - x_f, times the upstream gradient)."""
+    torch.manual_seed(1)
+    x = torch.randn(6, 4, 3, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(6, dtype=torch.float64)
+    (got,) = torch.autograd.grad((FM(4, 3, FM.Params())(x).squeeze(1) * upstream).sum(), [x])
+    (want,) = torch.autograd.grad((brute_pairs(x) * upstream).sum(), [x])
+    torch.testing.assert_close(got, want)
+    assert torch.autograd.gradcheck(lambda t: FM(4, 3, FM.Params())(t), (x,))
+
+
 def test_fm_hand_computed_value() -> None:
     # fields (1, 2), (3, 4), (0, 1): pairs 1*3+2*4=11, 1*0+2*1=2, 3*0+4*1=4 -> 17
     x = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [0.0, 1.0]]])
