@@ -64,17 +64,18 @@ def batch_tensor(batch: dict[str, Tensor], field: FieldInfo) -> Tensor:
         ) from None
 
 
-def masked_pool(x: Tensor, mask: Tensor, mode: str) -> Tensor:
+def masked_pool(x: Tensor, mask: Tensor, mode: str, zero_padded: bool = False) -> Tensor:
     """Pool ``x [B, L, D]`` over positions where ``mask [B, L]`` is True.
 
     ``mean`` and ``max`` of a row with no positions are 0 (not NaN / -inf), so an empty
-    history or bag contributes nothing.
+    history or bag contributes nothing. ``zero_padded``: ``x`` is already 0 where the mask is
+    False (rows gathered from a table's zero padding row 0, which never gets a gradient), so
+    sum and mean skip the ``[B, L, D]`` mask multiply, forward and backward.
     """
     m = mask.unsqueeze(-1).to(x.dtype)
-    if mode == "sum":
-        return (x * m).sum(1)
-    if mode == "mean":
-        return (x * m).sum(1) / m.sum(1).clamp_min(1.0)
+    if mode in ("sum", "mean"):
+        total = x.sum(1) if zero_padded else (x * m).sum(1)
+        return total if mode == "sum" else total / m.sum(1).clamp_min(1.0)
     if mode == "max":
         filled = x.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)
         return torch.where(mask.any(1, keepdim=True), filled, torch.zeros_like(filled))

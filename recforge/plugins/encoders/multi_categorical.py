@@ -57,11 +57,4 @@ class MultiCategoricalEncoder(Encoder):
         if idx.ndim == 1:
             idx = idx.unsqueeze(1)
         rows = gather_rows(self.table, idx)
-        if self.pooling == "max":
-            return masked_pool(rows, padding_mask(idx), self.pooling).unsqueeze(1)
-        # padding gathers the table's zero row 0 (it never receives a gradient), so the sum
-        # needs no mask: one [B, L, D] multiply fewer forward and backward than masked_pool
-        pooled = rows.sum(1)
-        if self.pooling == "mean":
-            pooled = pooled / padding_mask(idx).sum(1, keepdim=True).clamp_min(1).to(pooled.dtype)
-        return pooled.unsqueeze(1)
+        return masked_pool(rows, padding_mask(idx), self.pooling, zero_padded=True).unsqueeze(1)

@@ -81,4 +81,4 @@ class SequenceEncoder(Encoder):
         if self.params.pooling == "attention":
             query = target_vector(encoded, self.params.target, self.field.name)
             return self.attention(query, keys, mask).unsqueeze(1)
-        return masked_pool(keys, mask, self.params.pooling).unsqueeze(1)
+        return masked_pool(keys, mask, self.params.pooling, zero_padded=True).unsqueeze(1)
