@@ -67,8 +67,13 @@ def _render(result: RunResult, as_json: bool, title: str) -> None:
 def _guarded(action: Callable[[Store], RunResult]) -> RunResult:
     """Run a training service; Ctrl-C ends the command with the resume hint and status 130.
 
-    Under torchrun only rank 0 opens the store (the services give the others none).
+    Under torchrun only rank 0 opens the store (the services give the others none). The
+    training commands own their process, so they (not the library) opt in to the allocator
+    tuning of :mod:`recforge.core.allocator` (``RECFORGE_KEEP_FREED_MEMORY=0`` opts out).
     """
+    from recforge.core.allocator import keep_freed_memory
+
+    keep_freed_memory()
     main = distributed.env_rank() == 0
     try:
         if not main:

@@ -152,6 +152,10 @@ class Ranker(nn.Module, Component):
 
     kind = "ranker"
     task: ClassVar[str] = "pointwise"
+    #: whole models (``standalone = True``) build themselves and read only these ``model``
+    #: keys besides ``ranker``; setting any other model key is an error, not a silent no-op.
+    #: None (undeclared, e.g. an older plugin): every key is passed on unchecked
+    model_keys: ClassVar[frozenset[str] | None] = None
 
     def loss(self, scores: Tensor, batch: dict[str, Tensor]) -> Tensor:
         """Training loss for the head's scores on a batch."""
@@ -245,102 +249,20 @@ def param_specs(params_cls: type) -> list[ParamSpec]:
     return specs
 
 
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    origin = get_origin(tp)
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        args = get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, where)
-            except ConfigError as err:
-                errors.append(str(err))
-        raise ConfigError(f"{where}: {value!r} is not a {_type_name(tp)}", fix="fix its type")
-    if origin is Literal:
-        choices = get_args(tp)
-        if value in choices:
-            return value
-        raise ConfigError(
-            f"{where}: {value!r} is not one of {', '.join(map(str, choices))}",
-            fix="pick one of the listed values",
-        )
-    if origin in (list, tuple):
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: {value!r} is not a list", fix="give a list")
-        args = get_args(tp)
-        inner = args[0] if args else Any
-        return [_coerce(v, inner, where) for v in value]
-    if origin is dict or tp is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: {value!r} is not a mapping", fix="give a mapping")
-        return value
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-            return value.lower() in ("true", "yes", "1")
-        raise ConfigError(f"{where}: {value!r} is not a bool", fix="use true or false")
-    if tp is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: {value!r} is not an int", fix="give a whole number")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: {value!r} is not an int", fix="give a whole number")
-    if tp is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: {value!r} is not a float", fix="give a number")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: {value!r} is not a float", fix="give a number")
-    if tp is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f"{where}: {value!r} is not a string", fix="give a string")
-    return value
-
-
 def build_params(component: type[Component], raw: dict[str, Any] | None) -> Any:
     """Validate ``raw`` against ``component.Params`` and return an instance.
 
-    Unknown names fail with a did-you-mean suggestion; values are coerced to the declared type.
+    The same pydantic machinery as the experiment config (:mod:`recforge.core.validation`):
+    unknown names fail with a did-you-mean suggestion, values are coerced to the declared type
+    and a bad value is a one-line :class:`ConfigError` naming the parameter.
     """
-    raw = dict(raw or {})
-    params_cls = component.Params
-    hints = _resolved_hints(params_cls)
-    known = {f.name for f in dataclasses.fields(params_cls)}
-    for key in raw:
-        if key not in known:
-            raise unknown_name(
-                f"parameter of {component.kind} '{component.name}'",
-                key,
-                known,
-                fix=f"see `recforge components show {component.name}`",
-            )
-    values = {
-        key: _coerce(value, hints.get(key, Any), f"{component.kind} '{component.name}' param '{key}'")
-        for key, value in raw.items()
-    }
-    return params_cls(**values)
+    from recforge.core.validation import validate_params
+
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"params of {component.kind} '{component.name}' must be a mapping, got {raw!r}",
+                          fix="write params as {key: value, ...}")
+    return validate_params(component.Params, dict(raw or {}), f"{component.kind} '{component.name}'",
+                           fix=f"see `recforge components show {component.name}`")
 
 
 def params_to_dict(params: Any) -> dict[str, Any]:

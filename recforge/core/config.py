@@ -1,6 +1,6 @@
-"""Experiment config: YAML in and out, dotted ``--set`` overrides, validation of known keys.
+"""Experiment config: YAML in and out, dotted ``--set`` overrides, one typed validation.
 
-A config is a plain nested mapping with these sections (see ``examples/configs``)::
+A config file is a nested mapping with these sections (see ``examples/configs``)::
 
     name: ml100k-ctr-deepfm          # run name
     experiment: ml100k-ctr           # experiment the run belongs to
@@ -9,8 +9,10 @@ A config is a plain nested mapping with these sections (see ``examples/configs``
     train:  {optimizer, lr, batch_size, epochs, patience, monitor, seed, ...}
     eval:   {metrics, k, ...}
 
-Unknown top-level or section keys fail with a did-you-mean suggestion; values inside
-``params`` mappings are validated by the component that owns them.
+:func:`load_config` reads the YAML, applies ``--set`` overrides to the mapping and validates it
+once into the typed :class:`~recforge.core.config_schema.ExperimentConfig` that every service
+takes. Unknown keys fail with a did-you-mean suggestion, bad values with the key's range;
+values inside ``params`` mappings are validated by the component that owns them.
 """
 
 from __future__ import annotations
@@ -22,29 +24,8 @@ from typing import Any
 
 import yaml
 
-from recforge.core.errors import ConfigError, unknown_name
-
-#: known keys per section; ``None`` means free-form (validated by its owner).
-SECTIONS: dict[str, set[str] | None] = {
-    "name": None,
-    "experiment": None,
-    "description": None,
-    "data": {
-        "recipe", "params", "fields", "split", "negatives", "label", "features", "drop",
-    },
-    "model": {
-        "embedding_dim", "encoders", "interaction", "interactions", "ranker", "towers",
-        "fields", "dropout", "embedding_regularizer", "net_regularizer", "embedding_init_std",
-    },
-    "train": {
-        "optimizer", "lr", "batch_size", "epochs", "patience", "monitor", "monitor_mode",
-        "seed", "deterministic", "threads", "weight_decay", "embedding_weight_decay", "embedding_lr",
-        "scheduler", "grad_clip", "eval_batch_size", "checkpoint", "lr_groups", "amp",
-        "compile", "max_steps",
-    },
-    "eval": {"metrics", "k", "protocol", "splits", "num_negatives", "group_by"},
-}
-
+from recforge.core.config_schema import ExperimentConfig
+from recforge.core.errors import ConfigError
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that also reads ``1e-3`` as a float (YAML 1.1 insists on ``1.0e-3``)."""
@@ -78,8 +59,8 @@ def parse_yaml(text: str, source: str = "<config>") -> dict[str, Any]:
     return data
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
-    """Read, override and validate an experiment config."""
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read, override and validate an experiment config into its typed form."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -88,9 +69,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read config file {path}: {type(err).__name__}", fix="pass a readable UTF-8 YAML file") from None
     config = parse_yaml(text, str(path))
-    config = apply_overrides(config, overrides or [])
-    validate_config(config)
-    return config
+    return validate_config(apply_overrides(config, overrides or []))
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -108,9 +87,9 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return parts, value
 
 
-def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of ``config`` with dotted ``key=value`` overrides applied."""
-    config = copy.deepcopy(config)
+def apply_overrides(config: dict[str, Any] | ExperimentConfig, overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``config`` (as a mapping) with dotted ``key=value`` overrides applied."""
+    config = config.to_dict() if isinstance(config, ExperimentConfig) else copy.deepcopy(config)
     for item in overrides:
         parts, value = parse_override(item)
         node = config
@@ -127,39 +106,12 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
     return config
 
 
-def validate_config(config: dict[str, Any]) -> None:
-    """Check top-level sections and their keys; typos fail with a suggestion."""
-    for key, value in config.items():
-        if key not in SECTIONS:
-            raise unknown_name("config section", key, SECTIONS, fix="see examples/configs for the layout")
-        allowed = SECTIONS[key]
-        if allowed is None:
-            continue
-        if not isinstance(value, dict):
-            raise ConfigError(f"config section '{key}' must be a mapping", fix=f"write `{key}:` followed by indented keys")
-        for sub in value:
-            if sub not in allowed:
-                raise unknown_name(f"key in config section '{key}'", sub, allowed, fix="fix the key name")
-    if "data" not in config:
-        raise ConfigError("config has no 'data' section", fix="add data: {recipe: ..., ...}")
-    _validate_metrics((config.get("eval") or {}).get("metrics"))
+def validate_config(config: dict[str, Any] | ExperimentConfig) -> ExperimentConfig:
+    """The typed config of a mapping; the first problem is a one-line ConfigError."""
+    return ExperimentConfig.parse(config)
 
 
-def _validate_metrics(names: Any) -> None:
-    """Unknown metric names fail here, before any data is read or a run is recorded."""
-    if not names:
-        return
-    from recforge.core.metrics import parse_metric
-
-    if isinstance(names, str):
-        names = [n for n in names.split(",") if n.strip()]
-    if not isinstance(names, list):
-        raise ConfigError(f"eval.metrics must be a list of metric names, not {names!r}",
-                          fix="write e.g. eval: {metrics: [auc, logloss]}")
-    for name in names:
-        parse_metric(str(name))
-
-
-def dump_config(config: dict[str, Any]) -> str:
-    """YAML text of a config (stable key order)."""
-    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+def dump_config(config: dict[str, Any] | ExperimentConfig) -> str:
+    """YAML text of a config (stable key order; the keys the user set)."""
+    data = config.to_dict() if isinstance(config, ExperimentConfig) else config
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

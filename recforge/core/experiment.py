@@ -28,9 +28,12 @@ import torch
 
 from recforge.core import distributed
 from recforge.core.components import PrepareContext
+from recforge.core.config_schema import ExperimentConfig
 from recforge.core.errors import ConfigError
+from recforge.core.evaluation import check_splits, evaluate, metric_names, predict_table, resolve_monitor  # noqa: F401 - re-exported
 from recforge.core.model import build_model, component_names
 from recforge.core.model_api import is_trainable, neg_key
+from recforge.core.regularization import penalty_for
 from recforge.core.registry import get_registry
 from recforge.core.saved_model import save_model
 from recforge.core.train import (
@@ -44,11 +47,6 @@ from recforge.core.train import (
 
 log = logging.getLogger(__name__)
 
-POINTWISE_DEFAULT = ("auc", "gauc", "logloss")
-RATING_DEFAULT = ("rmse", "mae")
-RANKING_DEFAULT = ("ndcg@10", "recall@10", "mrr@10", "hit@10")
-
-
 @dataclass
 class RunResult:
     """What a finished (or resumed) run produced."""
@@ -57,16 +55,19 @@ class RunResult:
     status: str
     valid: dict[str, float] = field(default_factory=dict)
     test: dict[str, float] = field(default_factory=dict)
+    #: metrics of every split in ``eval.splits`` (valid and test included)
     best_epoch: int | None = None
     epochs_run: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     model_dir: Path | None = None
     seconds: float = 0.0
+    splits: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "status": self.status, "valid": self.valid, "test": self.test,
                 "best_epoch": self.best_epoch, "epochs_run": self.epochs_run,
-                "model_dir": str(self.model_dir) if self.model_dir else None, "seconds": round(self.seconds, 2)}
+                "model_dir": str(self.model_dir) if self.model_dir else None, "seconds": round(self.seconds, 2),
+                "splits": self.splits}
 
 
 class RunInterrupted(TrainingInterrupted):
@@ -77,69 +78,8 @@ class RunInterrupted(TrainingInterrupted):
         self.run_id = run_id
 
 
-# --------------------------------------------------------------------------- evaluation
-def metric_names(config: dict[str, Any], task: str) -> list[str]:
-    """``eval.metrics`` or the task's defaults; lower-case."""
-    names = (config.get("eval") or {}).get("metrics")
-    if not names:
-        names = RATING_DEFAULT if task == "rating" else POINTWISE_DEFAULT if task == "pointwise" else RANKING_DEFAULT
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    return [str(n).lower() for n in names]
-
-
-@torch.no_grad()
-def predict_table(model: Any, table: Any, batch_size: int = 16384, device: Any = "cpu") -> torch.Tensor:
-    """``model.predict`` over every row of a TensorTable, in order.
-
-    Under torch.distributed each rank predicts its contiguous shard of the rows and the parts
-    are gathered in rank order: every rank gets all ``table.num_rows`` predictions, each row
-    exactly once (a collective: every rank must call it).
-    """
-    model.eval()
-    part = table.shard(distributed.rank(), distributed.world_size()) if distributed.is_active() else table
-    outs = [model.predict({k: v.to(device) for k, v in b.items()}).float().cpu()
-            for b in part.iter_batches(batch_size)]
-    return distributed.all_gather_varlen(torch.cat(outs) if outs else torch.zeros(0))
-
-
-def evaluate(model: Any, prepared: Any, split: str, config: dict[str, Any], device: Any = "cpu") -> dict[str, float]:
-    """Metrics of ``model`` on ``prepared.splits[split]``: pointwise ones from predictions,
-    ranking ones (``name@k``) by full ranking (RecBole protocol) or sampled ranking."""
-    from recforge.core.metrics import compute_metrics
-    from recforge.core.ranking_eval import evaluate_full_ranking, evaluate_sampled
-
-    names = metric_names(config, getattr(model, "task", "pointwise"))
-    pointwise = [n for n in names if "@" not in n]
-    ranking = [n for n in names if "@" in n]
-    table = prepared.splits[split]
-    out: dict[str, float] = {}
-    eval_cfg = config.get("eval") or {}
-    if pointwise:
-        if not prepared.label:
-            raise ConfigError(f"metrics {pointwise} need a label field", fix="use ranking metrics such as ndcg@10")
-        batch_size = int((config.get("train") or {}).get("eval_batch_size", 16384))
-        preds = predict_table(model, table, batch_size, device)
-        cols = table.batch(torch.arange(table.num_rows)) if "gauc" in pointwise else None
-        labels = table.dense[prepared.label] if hasattr(table, "dense") and prepared.label in table.dense \
-            else table.batch(torch.arange(table.num_rows))[prepared.label]
-        groups = cols[prepared.user_field].numpy() if cols is not None and prepared.user_field else None
-        out.update(compute_metrics(pointwise, labels.numpy(), preds.numpy(), groups=groups))
-    if ranking:
-        if eval_cfg.get("protocol", "full") == "rows":
-            from recforge.core.ranking_eval import evaluate_rows
-
-            out.update(evaluate_rows(model, prepared, split, ks=(), metrics=ranking, device=device))
-        elif eval_cfg.get("protocol", "full") == "sampled":
-            out.update(evaluate_sampled(model, prepared, split, ks=(), metrics=ranking, device=device,
-                                        num_negatives=int(eval_cfg.get("num_negatives", 100))))
-        else:
-            out.update(evaluate_full_ranking(model, prepared, split, ks=(), metrics=ranking, device=device))
-    return {k.lower(): float(v) for k, v in out.items()}
-
-
 # --------------------------------------------------------------------------- negatives
-def negative_adder(model: Any, prepared: Any, config: dict[str, Any]) -> Callable[..., Any] | None:
+def negative_adder(model: Any, prepared: Any, config: ExperimentConfig) -> Callable[..., Any] | None:
     """Batch hook adding ``neg_<item>`` for pairwise/retrieval models, else None.
 
     One negative per row from the data layer's :class:`NegativeSampler` (``uniform`` or
@@ -159,7 +99,8 @@ def negative_adder(model: Any, prepared: Any, config: dict[str, Any]) -> Callabl
     if prepared.label and prepared.label in rows:
         positive = rows[prepared.label] > 0
         users, items = users[positive], items[positive]
-    method = str(((config.get("data") or {}).get("negatives") or {}).get("method", "uniform"))
+    negatives = ExperimentConfig.parse(config).data.negatives
+    method = negatives.method if negatives is not None else "uniform"
     counts = np.bincount(items.numpy(), minlength=n_items) if method == "popularity" else None
     sampler = NegativeSampler(n_items, method=method, counts=counts)  # type: ignore[arg-type]
     sampler.set_positives(users, items)
@@ -195,17 +136,15 @@ def _flat(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def model_summary(config: dict[str, Any]) -> str:
+def model_summary(config: Any) -> str:
     """Short ``interaction/ranker`` description for run lists."""
-    model = config.get("model") or {}
-    ranker = model.get("ranker", "ctr")
-    ranker = ranker if isinstance(ranker, str) else ranker.get("name", "?")
-    inter = model.get("interaction")
+    model = ExperimentConfig.parse(config).model
+    inter = model.interaction_spec()
     inter = inter if isinstance(inter, str) or inter is None else inter.get("name", "composed")
-    return f"{inter}/{ranker}" if inter else ranker
+    return f"{inter}/{model.ranker.name}" if inter else model.ranker.name
 
 
-def prepare_data_once(data_cfg: dict[str, Any], store: Any) -> Any:
+def prepare_data_once(data_cfg: Any, store: Any) -> Any:
     """``prepare_data`` on every rank, rank 0 first: it writes the prepared-data cache that
     the others then read, so no two processes write the same cache folder."""
     from recforge.core.data import prepare_data
@@ -213,28 +152,35 @@ def prepare_data_once(data_cfg: dict[str, Any], store: Any) -> Any:
     main = distributed.is_main()
     if not main:
         distributed.barrier()
+    data_cfg = data_cfg.to_dict() if hasattr(data_cfg, "to_dict") else data_cfg
     prepared = prepare_data(data_cfg, store=store if main else None)
     if main:
         distributed.barrier()
     return prepared
 
 
-def _prepare(config: dict[str, Any], store: Any, device: Any) -> tuple[Any, Any]:
-    prepared = prepare_data_once(config["data"], store)
+def _prepare(config: ExperimentConfig, store: Any, device: Any) -> tuple[Any, Any, TrainSettings]:
+    """Prepared data, the built model and the train settings with the monitor resolved; every
+    config problem that needs the data or the model (splits, monitor) fails here, before a
+    run is recorded."""
+    prepared = prepare_data_once(config.data.to_dict(), store)
     model = build_model(config, prepared)
+    check_splits(config, prepared)
+    has_valid = "valid" in prepared.splits and prepared.splits["valid"].num_rows > 0
+    settings = resolve_monitor(config, getattr(model, "task", "pointwise"), has_valid and is_trainable(model))
     model.to(device)
     main = distributed.is_main()
     model.prepare(PrepareContext(store=store if main else None, device=device, show_progress=main))
-    return prepared, model
+    return prepared, model, settings
 
 
-def run_experiment(config: dict[str, Any], store: Any, *, name: str | None = None,
+def run_experiment(config: ExperimentConfig | dict[str, Any], store: Any, *, name: str | None = None,
                    on_event: Callable[[TrainEvent], Any] | None = None, progress: bool = True,
                    device: str = "cpu") -> RunResult:
     """Prepare, build, train, evaluate (valid + test), save the model and finish the run.
 
     Args:
-        config: a validated experiment config.
+        config: the typed experiment config (a mapping is validated into one first).
         store: the run store.
         name: run name (default: the config's ``name`` or the model summary).
         on_event: trainer progress callback (may cancel).
@@ -244,22 +190,23 @@ def run_experiment(config: dict[str, Any], store: Any, *, name: str | None = Non
     Raises:
         RunInterrupted: Ctrl-C or cancellation; the run is marked ``interrupted``.
     """
-    settings = TrainSettings.from_config(config.get("train"))
-    _setup(settings)
+    config = ExperimentConfig.parse(config)
+    _setup(config.train)
     with distributed.session(device) as rank_device:
         device = rank_device  # cuda:LOCAL_RANK under torchrun
         store = store if distributed.is_main() else None
-        prepared, model = _prepare(config, store, device)
+        prepared, model, settings = _prepare(config, store, device)
         versions = get_registry().versions(component_names(config, model))
         created = None
         if store is not None:
+            raw = config.to_dict()
             run = store.create_run(
-                experiment=str(config.get("experiment") or "default"),
-                name=name or str(config.get("name") or model_summary(config)), config=config, seed=settings.seed,
-                dataset=f"{(config['data'] or {}).get('recipe', 'files')}:{str(getattr(prepared, 'fingerprint', ''))[:12]}",
+                experiment=config.experiment or "default",
+                name=name or config.name or model_summary(config), config=raw, seed=settings.seed,
+                dataset=f"{config.data.recipe or 'files'}:{str(getattr(prepared, 'fingerprint', ''))[:12]}",
                 model_summary=model_summary(config), components=versions)
             store.start_run(run.id)
-            store.log_params(run.id, _flat("", {"train": config.get("train") or {}, "model": config.get("model") or {}}, {}))
+            store.log_params(run.id, _flat("", {"train": raw.get("train") or {}, "model": raw.get("model") or {}}, {}))
             created = (run.id, str(store.run_dir(run.id)))
         run_id, run_dir = distributed.broadcast_object(created)
         return _train_and_finish(run_id, Path(run_dir), config, prepared, model, settings, store, versions,
@@ -280,12 +227,12 @@ def resume_experiment(run_id: int, store: Any, *, on_event: Callable[[TrainEvent
         if store is not None:
             run = store.get_run(run_id)
             found = (run.status, dict(run.config), str(store.run_dir(run_id)))
-        status, config, run_dir = distributed.broadcast_object(found)
+        status, raw, run_dir = distributed.broadcast_object(found)
         if status == "finished":
             raise ConfigError(f"run {run_id} already finished", fix=f"use `recforge runs rerun {run_id}` to train it again")
-        settings = TrainSettings.from_config(config.get("train"))
-        _setup(settings)
-        prepared, model = _prepare(config, store, device)
+        config = ExperimentConfig.parse(raw)
+        _setup(config.train)
+        prepared, model, settings = _prepare(config, store, device)
         versions = get_registry().versions(component_names(config, model))
         if store is not None:
             store.start_run(run_id)
@@ -293,7 +240,7 @@ def resume_experiment(run_id: int, store: Any, *, on_event: Callable[[TrainEvent
                                  on_event=on_event, progress=progress, device=device, resume=True)
 
 
-def _train_and_finish(run_id: int, run_dir: Path, config: dict[str, Any], prepared: Any, model: Any,
+def _train_and_finish(run_id: int, run_dir: Path, config: ExperimentConfig, prepared: Any, model: Any,
                       settings: TrainSettings, store: Any, versions: dict[str, str], *, on_event: Any,
                       progress: bool, device: Any, resume: bool) -> RunResult:
     """Train, evaluate and (with a store: rank 0) record and save; ``store=None`` writes nothing."""
@@ -305,13 +252,14 @@ def _train_and_finish(run_id: int, run_dir: Path, config: dict[str, Any], prepar
         if result.best_epoch is not None:
             best = next(h for h in result.history if h["epoch"] == result.best_epoch)
             valid = {k[len("valid."):]: v for k, v in best.items() if k.startswith("valid.")}
-        if not valid and "valid" in prepared.splits:
-            valid = evaluate(model, prepared, "valid", config, device)
-        test = evaluate(model, prepared, "test", config, device) if "test" in prepared.splits else {}
-        final = {**{f"valid.{k}": v for k, v in valid.items()}, **{f"test.{k}": v for k, v in test.items()}}
+        splits = {}
+        for split in config.eval.splits:  # the test split is read once, here, after training
+            splits[split] = valid if split == "valid" and valid else evaluate(model, prepared, split, config, device)
+        valid, test = splits.get("valid", {}), splits.get("test", {})
+        final = {f"{split}.{k}": v for split, metrics in splits.items() for k, v in metrics.items()}
         if store is not None:
             store.log_metrics(run_id, final, step=result.best_epoch or result.epochs_run)
-            model_dir = save_model(model, prepared, config, model_dir, versions)
+            model_dir = save_model(model, prepared, config.to_dict(), model_dir, versions)
             store.log_artifact(run_id, kind="model", path=model_dir)
             store.finish_run(run_id)
         distributed.barrier()  # every rank returns once the model is saved
@@ -324,10 +272,10 @@ def _train_and_finish(run_id: int, run_dir: Path, config: dict[str, Any], prepar
             store.fail_run(run_id, error=" ".join(f"{type(err).__name__}: {err}".split())[:2000])
         raise
     return RunResult(run_id, "finished", valid, test, result.best_epoch, result.epochs_run, result.history,
-                     model_dir, time.perf_counter() - started)
+                     model_dir, time.perf_counter() - started, splits)
 
 
-def _fit(model: Any, prepared: Any, config: dict[str, Any], settings: TrainSettings, store: Any, run_id: int,
+def _fit(model: Any, prepared: Any, config: ExperimentConfig, settings: TrainSettings, store: Any, run_id: int,
          run_dir: Path, on_event: Any, progress: bool, device: Any, resume: bool) -> TrainResult:
     if not is_trainable(model):  # fitted identically on every rank
         return fit_without_gradients(model, prepared)
@@ -337,7 +285,8 @@ def _fit(model: Any, prepared: Any, config: dict[str, Any], settings: TrainSetti
         evaluate=(lambda m: evaluate(m, prepared, "valid", config, device)) if has_valid else None,
         checkpoint_dir=run_dir / "checkpoints", store=store, run_id=run_id if store is not None else None,
         on_event=on_event,
-        add_negatives=negative_adder(model, prepared, config), progress=progress, device=device)
+        add_negatives=negative_adder(model, prepared, config), progress=progress, device=device,
+        penalty=penalty_for(model, config.model.embedding_regularizer, config.model.net_regularizer))
     return trainer.fit(resume=resume)
 
 
@@ -354,7 +303,7 @@ def evaluate_run(run_id: int, store: Any, split: str = "test", device: str = "cp
         store = store if distributed.is_main() else None
         model_dir = distributed.broadcast_object(str(Path(store.run_dir(run_id)) / "model") if store is not None else None)
         loaded = load_model(model_dir, store=store, device=device)
-        prepared = prepare_data_once(loaded.config["data"], store)
+        prepared = prepare_data_once(ExperimentConfig.parse(loaded.config).data.to_dict(), store)
         if split not in prepared.splits:
             raise ConfigError(f"the data of run {run_id} has no '{split}' split",
                               fix=f"use one of {', '.join(prepared.splits)}")

@@ -26,7 +26,9 @@ from torch import Tensor, nn
 
 from recforge.core import fused_lookup
 from recforge.core.components import Encoder, Ranker, SharedTables, build_params
+from recforge.core.config_schema import DEFAULT_EMBEDDING_DIM, ExperimentConfig, ModelConfig
 from recforge.core.errors import ConfigError
+from recforge.core.validation import validate
 from recforge.core.fused_lookup import slot_plan
 from recforge.core.registry import Registry, get_registry
 
@@ -39,8 +41,10 @@ DEFAULT_ENCODERS: dict[str, str] = {
     "text": "text-lm",
     "vector": "vector",
 }
-DEFAULT_DIM = 16
+DEFAULT_DIM = DEFAULT_EMBEDDING_DIM
 DEFAULT_RANKER = "ctr"
+#: model keys every whole model honours (the rest must be declared in its ``model_keys``)
+COMMON_MODEL_KEYS = frozenset({"ranker"})
 #: (user, item) pairs scored per forward pass in :meth:`RecModel.score_items`
 PAIR_CHUNK = 1 << 16
 
@@ -115,8 +119,10 @@ class RecModel(nn.Module):
     def __init__(self, encoders: dict[str, Encoder], tables: SharedTables, interaction: nn.Module,
                  head: Ranker, fields: dict[str, Any], user_field: str | None,
                  item_field: str | None, fused: nn.Module | None = None,
-                 order: list[str] | None = None) -> None:
+                 order: list[str] | None = None, dropout: float = 0.0) -> None:
         super().__init__()
+        #: ``model.dropout``: dropout of the field vectors ``[B, F, D]`` while training
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.encoders = nn.ModuleDict(encoders)
         self.fused = fused
         self.shared_tables = tables.tables
@@ -165,7 +171,7 @@ class RecModel(nn.Module):
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         """Raw head scores ``[B]`` (logits for CTR)."""
-        return self.head(self.interaction(self.field_vectors(batch)))
+        return self.head(self.interaction(self.dropout(self.field_vectors(batch))))
 
     def training_loss(self, batch: dict[str, Tensor]) -> Tensor:
         """The head's loss on one batch."""
@@ -288,26 +294,20 @@ def feature_lookups(prepared: Any, encoded: list[str], user_field: str | None,
     return out
 
 
-def _ranker_spec(model_cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    return component_spec(model_cfg.get("ranker", DEFAULT_RANKER), "model.ranker")
+def model_section(config: Any) -> ModelConfig:
+    """The typed ``model`` section of a config, a section, or a plain mapping of either."""
+    if isinstance(config, ExperimentConfig):
+        return config.model
+    if isinstance(config, ModelConfig):
+        return config
+    raw = dict(config or {})
+    section = raw.get("model") if "model" in raw or "data" in raw else raw
+    return validate(ModelConfig, dict(section or {}), "model")
 
 
-def embedding_init_std(model_cfg: dict[str, Any]) -> float:
-    """``model.embedding_init_std``: std of the embedding tables' normal init (positive)."""
-    raw = model_cfg.get("embedding_init_std", SharedTables.DEFAULT_INIT_STD)
-    try:
-        std = float(raw)
-    except (TypeError, ValueError):
-        std = -1.0
-    if not std > 0.0:
-        raise ConfigError(f"model.embedding_init_std must be a positive number, got {raw!r}",
-                          fix="set model.embedding_init_std to e.g. 1e-4 (default) or 0.01")
-    return std
-
-
-def encoded_fields(model_cfg: dict[str, Any], fields: dict[str, Any]) -> list[str]:
+def encoded_fields(model_cfg: ModelConfig, fields: dict[str, Any]) -> list[str]:
     """Fields the model encodes: ``model.fields`` when given, else every non-label field."""
-    chosen = model_cfg.get("fields")
+    chosen = model_cfg.fields
     if chosen is None:
         return [n for n, f in fields.items() if f.kind != "label" and f.role != "label"]
     for name in chosen:
@@ -318,22 +318,23 @@ def encoded_fields(model_cfg: dict[str, Any], fields: dict[str, Any]) -> list[st
     return list(chosen)
 
 
-def build_encoders(model_cfg: dict[str, Any], fields: dict[str, Any], dim: int,
+def build_encoders(model_cfg: ModelConfig | dict[str, Any], fields: dict[str, Any], dim: int,
                    registry: Registry) -> tuple[dict[str, Encoder], SharedTables]:
     """One encoder per encoded field, by field kind unless ``model.encoders`` overrides it."""
-    overrides = dict(model_cfg.get("encoders") or {})
+    model_cfg = model_section(model_cfg)
+    overrides = model_cfg.encoders
     names = encoded_fields(model_cfg, fields)
     for key in overrides:
         if key not in names:
             from recforge.core.errors import unknown_name
 
             raise unknown_name("field in model.encoders", key, names, fix="name an encoded field")
-    tables = SharedTables(embedding_init_std(model_cfg))
+    tables = SharedTables(model_cfg.embedding_init_std)
     encoders: dict[str, Encoder] = {}
     for name in names:
         info = fields[name]
         if name in overrides:
-            enc_name, raw = component_spec(overrides[name], f"model.encoders.{name}")
+            enc_name, raw = overrides[name].name, overrides[name].params
         elif info.kind in DEFAULT_ENCODERS:
             enc_name, raw = DEFAULT_ENCODERS[info.kind], {}
         else:
@@ -348,28 +349,35 @@ def build_encoders(model_cfg: dict[str, Any], fields: dict[str, Any], dim: int,
     return encoders, tables
 
 
-def build_model(config: dict[str, Any], prepared: Any, registry: Registry | None = None) -> Any:
+def build_model(config: Any, prepared: Any, registry: Registry | None = None) -> Any:
     """Build the model a config describes over prepared (or saved) data.
 
     Args:
-        config: the experiment config (its ``model`` section is used).
+        config: the typed :class:`ExperimentConfig` (its ``model`` and ``train.lr_groups`` are
+            used); a mapping is validated first.
         prepared: :class:`~recforge.core.data.PreparedData` or the saved-model equivalent.
         registry: component registry (the process-wide one by default).
 
     Example:
-        model = build_model({"data": {...}, "model": {"interaction": "deepfm"}}, prepared)
+        model = build_model(load_config("examples/configs/ml100k-ctr-deepfm.yaml"), prepared)
     """
     registry = registry or get_registry()
-    model_cfg = dict(config.get("model") or {})
-    ranker_name, ranker_raw = _ranker_spec(model_cfg)
-    ranker_cls = registry.get(ranker_name, "ranker").cls
-    params = build_params(ranker_cls, ranker_raw)
+    model_cfg = model_section(config)
+    lr_groups = config.train.lr_groups if isinstance(config, ExperimentConfig) else \
+        dict((dict(config or {}).get("train") or {}).get("lr_groups") or {})
+    ranker_cls = registry.get(model_cfg.ranker.name, "ranker").cls
+    params = build_params(ranker_cls, model_cfg.ranker.params)
     if getattr(ranker_cls, "standalone", False):
-        return ranker_cls.from_prepared(prepared, model_cfg, params)
-    if "interaction" not in model_cfg:
+        _check_whole_model_keys(ranker_cls, model_cfg)
+        return ranker_cls.from_prepared(prepared, model_cfg.model_dump(), params)
+    spec = model_cfg.interaction_spec()
+    if spec is None:
         raise ConfigError("config model section has no 'interaction'",
                           fix="add model.interaction, e.g. `interaction: deepfm`")
-    dim = int(model_cfg.get("embedding_dim", DEFAULT_DIM))
+    if model_cfg.towers is not None:
+        raise ConfigError(f"model.towers does nothing for the composed '{ranker_cls.name}' model",
+                          fix="drop model.towers, or use ranker: two-tower")
+    dim = model_cfg.embedding_dim
     fields = fields_of(prepared)
     encoders, tables = build_encoders(model_cfg, fields, dim, registry)
     if not encoders:
@@ -377,7 +385,7 @@ def build_model(config: dict[str, Any], prepared: Any, registry: Registry | None
     num_slots = sum(int(getattr(e, "n_slots", 1)) for e in encoders.values())
     from recforge.core.composition import build_interaction
 
-    interaction = build_interaction(model_cfg["interaction"], num_slots, dim)
+    interaction = build_interaction(spec, num_slots, dim)
     head = ranker_cls(int(interaction.output_dim), params)
     label = getattr(prepared, "label", None)
     if label and hasattr(head, "label_field"):
@@ -386,14 +394,25 @@ def build_model(config: dict[str, Any], prepared: Any, registry: Registry | None
             if label in getattr(table, "dense", {}):
                 head.check_labels(table.dense[label], split)
     order = list(encoders)
-    lr_groups = dict((config.get("train") or {}).get("lr_groups") or {})
-    encoders, fused = fused_lookup.fuse_lookups(encoders, tables, lr_groups)
+    encoders, fused = fused_lookup.fuse_lookups(encoders, tables, list(lr_groups))
     model = RecModel(encoders, tables, interaction, head, fields,
                      getattr(prepared, "user_field", None), getattr(prepared, "item_field", None),
-                     fused=fused, order=order)
+                     fused=fused, order=order, dropout=model_cfg.dropout)
     if getattr(prepared, "splits", None) and "train" in prepared.splits and not getattr(prepared, "restored", False):
         model.build_lookups(prepared)  # a saved model loads its lookups from its weights file
     return model
+
+
+def _check_whole_model_keys(ranker_cls: type, model_cfg: ModelConfig) -> None:
+    """A whole model (standalone ranker) reads only some model keys; any other set key is an
+    error rather than a silent no-op. Rankers list what they read in ``model_keys``."""
+    if ranker_cls.model_keys is None:
+        return
+    honoured = COMMON_MODEL_KEYS | frozenset(ranker_cls.model_keys)
+    for key in sorted(model_cfg.model_fields_set - honoured):
+        raise ConfigError(f"model.{key} does nothing for the '{ranker_cls.name}' model",
+                          fix=f"drop model.{key} (the '{ranker_cls.name}' ranker reads "
+                              f"{', '.join(sorted(honoured - {'ranker'})) or 'no other model key'})")
 
 
 def component_names(config: dict[str, Any], model: Any) -> list[str]:
@@ -409,7 +428,7 @@ def component_names(config: dict[str, Any], model: Any) -> list[str]:
             if name and getattr(type(module), "kind", "") == "interaction":
                 names.add(name)
     else:
-        names.add(_ranker_spec(dict(config.get("model") or {}))[0])
+        names.add(model_section(config).ranker.name)
         for module in getattr(model, "modules", list)():
             name = getattr(type(module), "name", "")
             if name and getattr(type(module), "kind", "") in ("encoder", "interaction", "ranker"):

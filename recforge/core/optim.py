@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from recforge.core.errors import ConfigError, unknown_name
+from recforge.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from recforge.core.train import TrainSettings
@@ -42,9 +42,8 @@ def param_groups(model: nn.Module, s: TrainSettings) -> list[dict[str, Any]]:
                 lr = s.embedding_lr
         for prefix, spec in s.lr_groups.items():
             if name == prefix or name.startswith(prefix + "."):
-                spec = spec if isinstance(spec, dict) else {"lr": spec}
-                lr = float(spec.get("lr", lr))
-                wd = float(spec.get("weight_decay", wd))
+                lr = spec.lr if spec.lr is not None else lr
+                wd = spec.weight_decay if spec.weight_decay is not None else wd
         groups.setdefault((lr, wd), []).append(p)
     return [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()]
 
@@ -82,11 +81,13 @@ class EpochScheduler:
     """Per-epoch learning-rate schedule with optional linear warm-up; state is plain JSON."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, spec: Any, epochs: int) -> None:
-        spec = {"name": spec} if isinstance(spec, str) else dict(spec or {"name": "none"})
-        self.name = str(spec.pop("name", "none")).lower()
-        if self.name not in SCHEDULERS:
-            raise unknown_name("scheduler", self.name, SCHEDULERS, fix=f"use one of {', '.join(SCHEDULERS)}")
-        self.warmup = int(spec.pop("warmup_epochs", 0))
+        from recforge.core.config_schema import SchedulerConfig
+        from recforge.core.validation import validate
+
+        spec = spec if isinstance(spec, SchedulerConfig) else validate(
+            SchedulerConfig, {"name": "none"} if spec is None else spec, "train.scheduler")
+        self.name = spec.name
+        self.warmup = spec.warmup_epochs
         self.args = spec
         self.optimizer = optimizer
         self.base = [g["lr"] for g in optimizer.param_groups]
@@ -101,11 +102,11 @@ class EpochScheduler:
         warm = min(1.0, epoch / (self.warmup + 1)) if self.warmup else 1.0
         t = epoch - 1
         if self.name == "step":
-            return warm * float(self.args.get("gamma", 0.1)) ** (t // int(self.args.get("step_size", 1)))
+            return warm * self.args.arg("gamma", 0.1) ** (t // self.args.arg("step_size", 1))
         if self.name == "exponential":
-            return warm * float(self.args.get("gamma", 0.9)) ** t
+            return warm * self.args.arg("gamma", 0.9) ** t
         if self.name == "cosine":
-            floor = float(self.args.get("eta_min_factor", 0.0))
+            floor = self.args.arg("eta_min_factor", 0.0)
             return warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t / self.epochs)))
         return warm
 
@@ -121,8 +122,8 @@ class EpochScheduler:
                 self.plateau_best, self.plateau_bad = value, 0
             else:
                 self.plateau_bad += 1
-                if self.plateau_bad > int(self.args.get("patience", 1)):
-                    self.scale *= float(self.args.get("factor", 0.5))
+                if self.plateau_bad > self.args.arg("patience", 1):
+                    self.scale *= self.args.arg("factor", 0.5)
                     self.plateau_bad = 0
         self.apply(epoch + 1)
 

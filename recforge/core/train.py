@@ -24,8 +24,6 @@ complete checkpoint is still on disk.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import logging
 import math
 import time
@@ -41,131 +39,17 @@ from rich.text import Text
 from torch import Tensor, nn
 
 from recforge.core import distributed
-from recforge.core.allocator import keep_freed_memory
 from recforge.core.checkpointing import KEEP_CHECKPOINTS, load_latest, save_epoch
-from recforge.core.errors import ConfigError, unknown_name
+from recforge.core.config_schema import LOWER_IS_BETTER, TrainConfig  # noqa: F401 - re-exported
 from recforge.core.optim import OPTIMIZERS, SCHEDULERS, EpochScheduler, make_optimizer, param_groups  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
-LOWER_IS_BETTER = ("loss", "logloss", "rmse", "mae", "mse")
 #: rows gathered from the training table per block of batches (see Trainer._block_batches)
 GATHER_ROWS = 1 << 16
-#: spellings of booleans accepted in the train section
-TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes"), ("0", "false", "no")
 
-
-@dataclass
-class TrainSettings:
-    """The config's ``train`` section, validated.
-
-    Args:
-        optimizer: adam, adamw or sgd.
-        lr: base learning rate.
-        batch_size / eval_batch_size: rows per training / evaluation batch.
-        epochs: maximum number of epochs; max_steps: stop after this many steps (0 = no cap).
-        patience: epochs without improvement of ``monitor`` before stopping (0 = never).
-        monitor: metric to select the best epoch on, e.g. ``valid.auc`` (``auc`` means the
-            validation one); monitor_mode: max, min or auto (min for losses and errors).
-        seed / deterministic / threads: reproducibility and CPU threads.
-        weight_decay: decay of every parameter; embedding_weight_decay: decay of embedding
-            tables instead (None = same as weight_decay).
-        embedding_lr: learning rate of the embedding tables (None = ``lr``). Factorisation
-            parts learn through the tables, a deep MLP through its dense weights; a larger
-            table lr lets the wide/FM side converge in a few epochs while the MLP keeps the
-            base lr (Wide&Deep trained its two sides with separate optimisers for this reason).
-        lr_groups: ``{parameter-name prefix: lr}`` or ``{prefix: {lr, weight_decay}}``, e.g.
-            ``{encoders.item_text: 1e-5}`` to fine-tune a language model slower.
-        scheduler: none, or ``{name: step|exponential|cosine|plateau, ...its arguments}``;
-            ``warmup_epochs`` in it ramps the lr linearly first.
-        grad_clip: clip the global gradient norm to this value (0 = off).
-        checkpoint: write a checkpoint every epoch.
-        amp: run the training forward pass under bfloat16 autocast (matrix multiplies in
-            bf16, master weights and the optimiser in float32): ``true``, ``false`` or
-            ``auto`` (on where the device has native bf16: AVX512-BF16/AMX CPUs, bf16 GPUs;
-            elsewhere bf16 is emulated and slower). Validation stays in float32 so the
-            monitored metric is not blurred by the lower precision.
-        compile: compile the training loss (forward and backward) with ``torch.compile``. The
-            first steps pay the compilation (tens of seconds on CPU, a C++ compiler needed);
-            it pays off on long runs of models with many small element-wise ops.
-    """
-
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    batch_size: int = 4096
-    eval_batch_size: int = 16384
-    epochs: int = 10
-    max_steps: int = 0
-    patience: int = 2
-    monitor: str | None = None
-    monitor_mode: str = "auto"
-    seed: int = 2024
-    deterministic: bool = False
-    threads: int | None = None
-    weight_decay: float = 0.0
-    embedding_weight_decay: float | None = None
-    embedding_lr: float | None = None
-    lr_groups: dict[str, Any] = field(default_factory=dict)
-    scheduler: Any = None
-    grad_clip: float = 0.0
-    checkpoint: bool = True
-    amp: bool | str = False
-    compile: bool = False
-
-    @classmethod
-    def from_config(cls, section: dict[str, Any] | None) -> TrainSettings:
-        """Validate and coerce ``config["train"]``."""
-        raw = dict(section or {})
-        values: dict[str, Any] = {}
-        for key, value in raw.items():
-            if key not in _COERCE:
-                raise unknown_name("key in config section 'train'", key, _COERCE, fix="fix the key name")
-            kind = _COERCE[key]
-            if value is None or kind is None:
-                values[key] = value
-                continue
-            try:
-                if kind is bool:
-                    values[key] = value if isinstance(value, bool) else str(value).strip().lower() in TRUE_WORDS
-                elif kind is dict:
-                    if not isinstance(value, dict):
-                        raise TypeError
-                    values[key] = value
-                else:
-                    values[key] = kind(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"train.{key}: {value!r} is not a {kind.__name__}",
-                                  fix="fix the value's type") from None
-        out = cls(**values)
-        out.amp = _amp_setting(out.amp)
-        if out.optimizer.lower() not in OPTIMIZERS:
-            raise unknown_name("optimizer", out.optimizer, OPTIMIZERS, fix=f"use one of {', '.join(OPTIMIZERS)}")
-        if out.batch_size < 1 or out.epochs < 0 or out.lr <= 0 or (out.embedding_lr is not None and out.embedding_lr <= 0):
-            raise ConfigError("train.batch_size, train.lr and train.embedding_lr must be positive "
-                              "and train.epochs >= 0", fix="fix the train section")
-        if out.monitor_mode not in ("auto", "max", "min"):
-            raise ConfigError(f"train.monitor_mode '{out.monitor_mode}' is not max, min or auto",
-                              fix="use max, min or auto")
-        return out
-
-    def monitor_key(self, has_valid: bool) -> str:
-        name = self.monitor or ("valid.auc" if has_valid else "train.loss")
-        return name if "." in name else f"valid.{name}"
-
-    def higher_is_better(self, key: str) -> bool:
-        if self.monitor_mode != "auto":
-            return self.monitor_mode == "max"
-        return key.rsplit(".", 1)[-1].split("@")[0] not in LOWER_IS_BETTER
-
-
-def _amp_setting(value: Any) -> bool | str:
-    """``train.amp`` as True, False or ``"auto"``; anything else is a one-line error."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("auto", *TRUE_WORDS, *FALSE_WORDS):
-        return "auto" if text == "auto" else text in TRUE_WORDS
-    raise ConfigError(f"train.amp: {value!r} is not true, false or auto", fix="set train.amp to true, false or auto")
+#: the ``train`` section, validated (a pydantic model; ``TrainSettings.from_config(mapping)``)
+TrainSettings = TrainConfig
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -178,15 +62,6 @@ def native_bf16(device: torch.device) -> bool:
     except (AttributeError, RuntimeError):
         pass
     return False
-
-
-_COERCE: dict[str, Any] = {
-    "optimizer": str, "lr": float, "batch_size": int, "eval_batch_size": int, "epochs": int,
-    "max_steps": int, "patience": int, "monitor": str, "monitor_mode": str, "seed": int,
-    "deterministic": bool, "threads": int, "weight_decay": float, "embedding_weight_decay": float,
-    "embedding_lr": float, "lr_groups": dict, "scheduler": None, "grad_clip": float, "checkpoint": bool, "amp": None,
-    "compile": bool,
-}
 
 
 @dataclass
@@ -243,6 +118,7 @@ class Trainer:
         add_negatives: ``(batch, generator) -> batch`` adding sampled negatives for
             pairwise/retrieval models.
         progress: show a rich progress bar (only drawn on a terminal).
+        penalty: ``() -> scalar`` added to every step's loss (L2 regularisation), or None.
     """
 
     def __init__(self, model: nn.Module, train: Any, settings: TrainSettings, *,
@@ -250,13 +126,14 @@ class Trainer:
                  checkpoint_dir: Path | None = None, store: Any = None, run_id: Any = None,
                  on_event: Callable[[TrainEvent], Any] | None = None,
                  add_negatives: Callable[[dict[str, Tensor], torch.Generator], dict[str, Tensor]] | None = None,
-                 progress: bool = True, device: str | torch.device = "cpu", log_every: int = 20) -> None:
+                 progress: bool = True, device: str | torch.device = "cpu", log_every: int = 20,
+                 penalty: Callable[[], Tensor] | None = None) -> None:
         self.model, self.train, self.s = model, train, settings
-        keep_freed_memory()  # reuse each step's large blocks instead of page-faulting them anew
         self.amp = native_bf16(torch.device(device)) if settings.amp == "auto" else bool(settings.amp)
         self.evaluate, self.checkpoint_dir = evaluate, checkpoint_dir
         self.store, self.run_id, self.on_event = store, run_id, on_event
         self.add_negatives, self.progress, self.device = add_negatives, progress, torch.device(device)
+        self.penalty = penalty
         self.log_every = max(1, log_every)
         self.monitor = settings.monitor_key(evaluate is not None)
         self.higher = settings.higher_is_better(self.monitor)
@@ -417,6 +294,8 @@ class Trainer:
             # DDP averages gradients over ranks: weighting each rank's mean loss by its share
             # makes that average the gradient of the global batch's mean loss
             scaled = loss * (n_local * self.world / n_global) if self.world > 1 else loss
+            if self.penalty is not None:  # model.*_regularizer: trained on, not reported
+                scaled = scaled + self.penalty()
             self.optimizer.zero_grad(set_to_none=True)
             scaled.backward()
             if self.s.grad_clip > 0:
@@ -452,5 +331,5 @@ def fit_without_gradients(model: Any, prepared: Any) -> TrainResult:
 
 
 def copy_settings(settings: TrainSettings, **changes: Any) -> TrainSettings:
-    """A modified copy (e.g. fewer epochs for a smoke run)."""
-    return dataclasses.replace(copy.deepcopy(settings), **changes)
+    """A modified, re-validated copy (e.g. fewer epochs for a smoke run)."""
+    return TrainConfig.from_config({**settings.to_dict(), **changes})

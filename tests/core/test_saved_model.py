@@ -128,7 +128,8 @@ def test_standalone_rankers_round_trip(prepared, tmp_path, ranker):
     from recforge.core.experiment import negative_adder
     from recforge.core.train import Trainer, TrainSettings
 
-    cfg = {"data": {"recipe": "synthetic"}, "model": {"ranker": ranker, "embedding_dim": 8},
+    model_section = {"ranker": ranker} if ranker == "itemknn" else {"ranker": ranker, "embedding_dim": 8}
+    cfg = {"data": {"recipe": "synthetic"}, "model": model_section,
            "train": {"epochs": 1, "batch_size": 256}}
     model = build_model(cfg, prepared)
     if getattr(model, "trainable", True):

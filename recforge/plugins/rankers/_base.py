@@ -14,19 +14,19 @@ import torch
 from torch import Tensor, nn
 
 from recforge.core.components import Ranker
+from recforge.core.config_schema import DEFAULT_EMBEDDING_DIM
 from recforge.core.data.schema import FIRST
 from recforge.core.errors import ConfigError, DataError
 from recforge.core.model_api import neg_key
 from recforge.core.ranking_eval import id_fields, interaction_csr
 
-DEFAULT_EMBEDDING_DIM = 64
 #: users x items above which the training-item mask for fallback negatives is not kept
 MAX_DENSE_SEEN = 200_000_000
 REJECTION_ROUNDS = 20
 
 
 def embedding_dim(model_cfg: dict[str, Any]) -> int:
-    """``model.embedding_dim`` (default 64, RecBole's default), validated."""
+    """``model.embedding_dim`` (validated by the config schema; its one default otherwise)."""
     dim = model_cfg.get("embedding_dim", DEFAULT_EMBEDDING_DIM)
     if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
         raise ConfigError(f"model.embedding_dim must be a positive integer, got {dim!r}", fix="set e.g. embedding_dim: 64")
@@ -48,6 +48,7 @@ class StandaloneRanker(Ranker):
 
     standalone: ClassVar[bool] = True
     trainable: ClassVar[bool] = True
+    model_keys: ClassVar[frozenset[str]] = frozenset({"embedding_dim", "embedding_regularizer", "net_regularizer"})
     task: ClassVar[str] = "pairwise"
 
     def __init__(self, num_users: int, num_items: int, user_field: str = "user_id", item_field: str = "item_id") -> None:

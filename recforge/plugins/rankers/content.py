@@ -76,6 +76,7 @@ class ContentBased(StandaloneRanker):
     """
 
     name = "content"
+    model_keys = frozenset()  # fitted from text vectors: no embeddings, nothing trained
     task = "retrieval"
     trainable: ClassVar[bool] = False
 

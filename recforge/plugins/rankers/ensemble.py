@@ -53,6 +53,9 @@ class Ensemble(Ranker):
     """
 
     name = "ensemble"
+    #: every member is a composed model built from the rest of the model section
+    model_keys = frozenset({"embedding_dim", "encoders", "interaction", "interactions", "fields", "dropout",
+                            "embedding_regularizer", "net_regularizer", "embedding_init_std"})
     standalone: ClassVar[bool] = True
     trainable: ClassVar[bool] = True
 

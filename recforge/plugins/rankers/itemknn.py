@@ -32,6 +32,7 @@ class ItemKNN(StandaloneRanker):
     """
 
     name = "itemknn"
+    model_keys = frozenset()  # item-item similarities: no embeddings, nothing trained
     task = "retrieval"
     trainable: ClassVar[bool] = False
 

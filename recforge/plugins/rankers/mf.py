@@ -38,6 +38,7 @@ class MatrixFactorization(StandaloneRanker):
     """
 
     name = "mf"
+    model_keys = frozenset({"embedding_dim", "embedding_regularizer", "net_regularizer", "encoders"})
     task = "rating"
 
     @dataclass

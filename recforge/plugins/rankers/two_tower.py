@@ -76,6 +76,7 @@ class TwoTower(StandaloneRanker):
     """
 
     name = "two-tower"
+    model_keys = frozenset({"embedding_dim", "embedding_regularizer", "net_regularizer", "encoders", "towers"})
     task = "retrieval"
 
     @dataclass

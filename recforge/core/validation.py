@@ -1,0 +1,215 @@
+"""One validation machinery for configs and component params: pydantic v2, one error style.
+
+Every user-written setting -- the experiment config's sections (:mod:`recforge.core.config_schema`)
+and every component's ``Params`` dataclass (:func:`params_model`) -- is validated by a pydantic
+model with ``extra="forbid"``, so coercion is the same everywhere (``"3"`` is an int, ``"maybe"``
+is not a bool in any section) and every failure becomes the same one-line
+:class:`~recforge.core.errors.ConfigError` naming the key and the fix. A pydantic
+``ValidationError`` never reaches the user.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import re
+import types
+import typing
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+
+from recforge.core.errors import ConfigError, unknown_name
+
+#: the one pydantic configuration of every settings model
+STRICT_KEYS = ConfigDict(extra="forbid", coerce_numbers_to_str=True, validate_default=False,
+                         arbitrary_types_allowed=True)
+
+
+def _not_bool(value: Any) -> Any:
+    """``true`` is not a number: pydantic's lax mode would read it as 1."""
+    if isinstance(value, bool):
+        raise ValueError("a true/false value is not a number")
+    return value
+
+
+#: int / float that refuse booleans (used by every settings model and every component Params)
+Int = typing.Annotated[int, BeforeValidator(_not_bool)]
+Float = typing.Annotated[float, BeforeValidator(_not_bool)]
+
+
+def _numbers_not_bool(tp: Any) -> Any:
+    """``tp`` with every ``int``/``float`` inside replaced by :data:`Int`/:data:`Float`."""
+    if tp is int:
+        return Int
+    if tp is float:
+        return Float
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[tuple(_numbers_not_bool(a) for a in args)]  # noqa: UP007
+    if origin in (list, tuple) and args and origin is list:
+        return list[_numbers_not_bool(args[0])]  # type: ignore[misc]
+    return tp
+
+
+class Settings(BaseModel):
+    """Base of every config section: unknown keys are errors, numbers coerce to strings."""
+
+    model_config = STRICT_KEYS
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain mapping of the keys the user set (what the store and saved models keep)."""
+        return self.model_dump(mode="python", exclude_unset=True, by_alias=True)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _known_keys(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str] | None:
+    """Field names of the model that ``loc`` (minus its last part) points into, if one."""
+    node: Any = model
+    for part in loc:
+        if not (isinstance(node, type) and issubclass(node, BaseModel)):
+            return None
+        field = node.model_fields.get(str(part))
+        if field is None:
+            return None
+        node = _model_in(field.annotation)
+    return list(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else None
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel inside ``annotation`` (``X | None``, ``dict[str, X]``), else the annotation."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            return found
+    return annotation
+
+
+def _field_fix(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> str | None:
+    node: Any = model
+    fix = None
+    for part in loc:
+        if not (isinstance(node, type) and issubclass(node, BaseModel)):
+            return fix
+        field = node.model_fields.get(str(part))
+        if field is None:
+            return fix
+        fix = field.description
+        node = _model_in(field.annotation)
+    return fix
+
+
+def _problem(first: Any) -> str:
+    """``"<what is wrong>, got <input>"`` from one pydantic error entry."""
+    message = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    message = message[0].lower() + message[1:] if message else message
+    if message.startswith("input should be a valid"):
+        message = message.split(", ")[0]  # drop pydantic's second clause ("unable to parse ...")
+    value = first.get("input")
+    return message if isinstance(value, (dict, list)) and len(repr(value)) > 60 else f"{message}, got {_short(value)}"
+
+
+def _loc(first: Any) -> tuple[Any, ...]:
+    """The error's location without pydantic's union-branch and validator tags."""
+    return tuple(p for p in first["loc"] if not (isinstance(p, str) and (p[:1].isupper() or "[" in p
+                                                                            or p.startswith("function-"))))
+
+
+def config_error(err: ValidationError, prefix: str, model: type[BaseModel] | None = None,
+                 fix: str | None = None) -> ConfigError:
+    """The first problem of a pydantic error as the one-line ``ConfigError`` users see."""
+    first = err.errors(include_url=False)[0]
+    loc = _loc(first)
+    key = ".".join([prefix, *map(str, loc)] if prefix else map(str, loc))
+    if first["type"] == "extra_forbidden":
+        known = _known_keys(model, loc[:-1]) or []
+        where = key.rsplit(".", 1)[0] if "." in key else "config"
+        return unknown_name(f"key in config section '{where}'" if "." in key else "config section", str(loc[-1]),
+                            known, fix=fix or "fix the key name (see `recforge config schema`)")
+    if first["type"] == "literal_error" and isinstance(first.get("input"), str):
+        choices = re.findall(r"'([^']*)'", str((first.get("ctx") or {}).get("expected", "")))
+        return unknown_name(f"value of {key}", first["input"], choices, fix=fix or f"use one of {', '.join(choices)}")
+    if first["type"] == "missing":
+        return ConfigError(f"{key} is required", fix=fix or f"add {key} to the config")
+    hint = _field_fix(model, loc)
+    return ConfigError(f"{key}: {_problem(first)}",
+                       fix=fix or (f"set {key} to {hint}" if hint else "fix the value (see `recforge config schema`)"))
+
+
+def validate(model: type[BaseModel], raw: Any, prefix: str, fix: str | None = None) -> Any:
+    """``model.model_validate(raw)`` with errors as one-line ConfigErrors."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        raise config_error(err, prefix, model, fix) from None
+
+
+# --------------------------------------------------------------------------- component Params
+def _resolved_hints(params_cls: type) -> dict[str, Any]:
+    module = inspect.getmodule(params_cls)
+    try:
+        return typing.get_type_hints(params_cls, vars(module) if module else None)
+    except Exception:  # noqa: BLE001 - unresolvable forward refs: fall back to raw annotations
+        return {f.name: f.type for f in dataclasses.fields(params_cls)}
+
+
+def _is_list(tp: Any) -> bool:
+    if get_origin(tp) in (list, tuple):
+        return True
+    if get_origin(tp) in (typing.Union, types.UnionType):
+        return any(_is_list(a) for a in get_args(tp))
+    return False
+
+
+@functools.lru_cache(maxsize=None)
+def params_model(params_cls: type) -> type[BaseModel]:
+    """The pydantic model of a component's ``Params`` dataclass (built once per class).
+
+    Component authors keep declaring plain dataclasses with :func:`recforge.core.components.param`;
+    this mirrors their fields (types, defaults, help) so validation and the JSON schema of
+    ``recforge config schema`` come from the same machinery as the experiment config.
+    """
+    hints = _resolved_hints(params_cls)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(params_cls):
+        tp = hints.get(f.name, f.type)
+        tp = Any if isinstance(tp, str) else _numbers_not_bool(tp)
+        help_text = f.metadata.get("help")
+        if f.default is not dataclasses.MISSING:
+            fields[f.name] = (tp, Field(f.default, description=help_text))
+        elif f.default_factory is not dataclasses.MISSING:
+            fields[f.name] = (tp, Field(default_factory=f.default_factory, description=help_text))
+        else:
+            fields[f.name] = (tp, Field(..., description=help_text))
+    return create_model(f"{params_cls.__qualname__.replace('.', '_')}", __config__=STRICT_KEYS, **fields)
+
+
+def validate_params(params_cls: type, raw: dict[str, Any], where: str, fix: str) -> Any:
+    """An instance of the dataclass ``params_cls`` from ``raw``, validated by :func:`params_model`.
+
+    Comma-separated strings are accepted for list parameters (``--set ...hidden_units=64,32``).
+    """
+    hints = _resolved_hints(params_cls)
+    values = {}
+    for key, value in raw.items():
+        if isinstance(value, str) and _is_list(hints.get(key, Any)):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        values[key] = value
+    model = params_model(params_cls)
+    try:
+        checked = model.model_validate(values)
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        if first["type"] == "extra_forbidden":
+            raise unknown_name(f"parameter of {where}", str(first["loc"][0]), model.model_fields, fix=fix) from None
+        loc = _loc(first)
+        name = ".".join(map(str, loc[:1])) + "".join(f"[{p}]" for p in loc[1:])
+        raise ConfigError(f"{where} param '{name}': {_problem(first)}", fix=fix) from None
+    return params_cls(**{name: getattr(checked, name) for name in checked.model_fields_set})
