@@ -152,6 +152,8 @@ class Ranker(nn.Module, Component):
 
     kind = "ranker"
     task: ClassVar[str] = "pointwise"
+    #: a whole model building itself with ``from_prepared`` rather than a head over an interaction
+    standalone: ClassVar[bool] = False
     #: whole models (``standalone = True``) build themselves and read only these ``model``
     #: keys besides ``ranker``; setting any other model key is an error, not a silent no-op.
     #: None (undeclared, e.g. an older plugin): every key is passed on unchecked

@@ -62,6 +62,8 @@ class RunResult:
     model_dir: Path | None = None
     seconds: float = 0.0
     splits: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: the trained model (set by :func:`train_on`; runs of the store are loaded from model_dir)
+    model: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "status": self.status, "valid": self.valid, "test": self.test,
@@ -211,6 +213,27 @@ def run_experiment(config: ExperimentConfig | dict[str, Any], store: Any, *, nam
         run_id, run_dir = distributed.broadcast_object(created)
         return _train_and_finish(run_id, Path(run_dir), config, prepared, model, settings, store, versions,
                                  on_event=on_event, progress=progress, device=device, resume=False)
+
+
+def train_on(config: ExperimentConfig | dict[str, Any], prepared: Any, run_dir: Path, *,
+             device: str = "cpu") -> RunResult:
+    """Build, train and evaluate on already prepared data without a store (nothing recorded).
+
+    The same checks, trainer and evaluation as :func:`run_experiment`; for tests and for
+    callers that prepare data themselves. Checkpoints (``train.checkpoint``) go to ``run_dir``.
+    """
+    config = ExperimentConfig.parse(config)
+    _setup(config.train)
+    model = build_model(config, prepared)
+    check_splits(config, prepared)
+    has_valid = "valid" in prepared.splits and prepared.splits["valid"].num_rows > 0
+    settings = resolve_monitor(config, getattr(model, "task", "pointwise"), has_valid and is_trainable(model))
+    model.to(device)
+    model.prepare(PrepareContext(device=device))
+    result = _train_and_finish(0, Path(run_dir), config, prepared, model, settings, None, {}, on_event=None,
+                               progress=False, device=device, resume=False)
+    result.model = model
+    return result
 
 
 def resume_experiment(run_id: int, store: Any, *, on_event: Callable[[TrainEvent], Any] | None = None,

@@ -409,7 +409,9 @@ def _check_whole_model_keys(ranker_cls: type, model_cfg: ModelConfig) -> None:
     if ranker_cls.model_keys is None:
         return
     honoured = COMMON_MODEL_KEYS | frozenset(ranker_cls.model_keys)
-    for key in sorted(model_cfg.model_fields_set - honoured):
+    defaults = ModelConfig()
+    changed = {k for k in model_cfg.model_fields_set if getattr(model_cfg, k) != getattr(defaults, k)}
+    for key in sorted(changed - honoured):
         raise ConfigError(f"model.{key} does nothing for the '{ranker_cls.name}' model",
                           fix=f"drop model.{key} (the '{ranker_cls.name}' ranker reads "
                               f"{', '.join(sorted(honoured - {'ranker'})) or 'no other model key'})")

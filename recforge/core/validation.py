@@ -110,6 +110,7 @@ def _problem(first: Any) -> str:
     """``"<what is wrong>, got <input>"`` from one pydantic error entry."""
     message = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     message = message[0].lower() + message[1:] if message else message
+    message = message.replace("valid dictionary", "mapping")
     if message.startswith("input should be a valid"):
         message = message.split(", ")[0]  # drop pydantic's second clause ("unable to parse ...")
     value = first.get("input")

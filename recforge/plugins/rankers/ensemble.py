@@ -82,6 +82,11 @@ class Ensemble(Ranker):
             if not isinstance(v, dict) or "ranker" in v:
                 raise ConfigError(f"ensemble variant {v!r} must be a mapping of model keys other than 'ranker'",
                                   fix="write variants as e.g. [{embedding_dim: 32}, {interaction: deepfm}]")
+        from recforge.core.registry import get_registry
+
+        if get_registry().get(params.head, "ranker").cls.standalone:
+            raise ConfigError(f"ensemble head '{params.head}' builds a standalone model, not a head",
+                              fix="use a head ranker for the members (ctr or rating)")
         base_seed = int(torch.initial_seed()) % (2**31)
         members = []
         for k in range(params.members):
