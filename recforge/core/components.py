@@ -86,6 +86,15 @@ class Component:
     version: ClassVar[str] = "1"
     Params: ClassVar[type] = NoParams
 
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Optimiser groups this component wants for some of its parameters, e.g.
+        ``[{"params": [...], "lr": 3e-5}]`` (keys absent take the trainer's values).
+
+        The optimiser (:func:`recforge.core.optim.param_groups`) asks every component of a
+        model; ``train.lr_groups`` prefixes in the config still win. Default: none.
+        """
+        return []
+
 
 @dataclass
 class PrepareContext:

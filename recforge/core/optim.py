@@ -27,9 +27,26 @@ def _embedding_params(model: nn.Module) -> set[int]:
     return {id(m.weight) for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))}
 
 
+def declared_groups(model: nn.Module) -> dict[int, dict[str, float]]:
+    """``{id(parameter): {"lr"?, "weight_decay"?}}`` from every component's declared
+    :meth:`~recforge.core.components.Component.param_groups` (e.g. text-lm's ``lm_lr``)."""
+    from recforge.core.components import Component
+
+    out: dict[int, dict[str, float]] = {}
+    for module in model.modules():
+        if isinstance(module, Component):
+            for group in module.param_groups():
+                settings = {k: float(group[k]) for k in ("lr", "weight_decay") if k in group}
+                for p in group["params"]:
+                    out[id(p)] = {**out.get(id(p), {}), **settings}
+    return out
+
+
 def param_groups(model: nn.Module, s: TrainSettings) -> list[dict[str, Any]]:
-    """Parameter groups by (lr, weight decay): embedding lr and decay, then per-prefix groups."""
+    """Parameter groups by (lr, weight decay): embedding lr and decay, then the components'
+    declared groups, then the config's per-prefix ``lr_groups`` (the user has the last word)."""
     embeddings = _embedding_params(model)
+    declared = declared_groups(model)
     groups: dict[tuple[float, float], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -40,6 +57,8 @@ def param_groups(model: nn.Module, s: TrainSettings) -> list[dict[str, Any]]:
                 wd = s.embedding_weight_decay
             if s.embedding_lr is not None:
                 lr = s.embedding_lr
+        own = declared.get(id(p), {})
+        lr, wd = own.get("lr", lr), own.get("weight_decay", wd)
         for prefix, spec in s.lr_groups.items():
             if name == prefix or name.startswith(prefix + "."):
                 lr = spec.lr if spec.lr is not None else lr

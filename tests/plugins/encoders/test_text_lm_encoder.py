@@ -157,3 +157,28 @@ def test_text_seq_mean_over_history_ignores_padding() -> None:
     projected = enc.projection(enc.bank.bank[torch.tensor([2, 4])])
     assert torch.allclose(out[0], projected.mean(0), atol=1e-5)
     assert torch.equal(out[1], torch.zeros(8))
+
+
+def test_optimizer_trains_the_lm_at_lm_lr_and_the_rest_at_the_trainer_lr() -> None:
+    """The optimiser takes text-lm's declared groups: the LM layers at lm_lr (not train.lr),
+    the projection with proj_weight_decay; one Adam step moves each LM weight by about lm_lr."""
+    from recforge.core.optim import make_optimizer
+    from recforge.core.train import TrainSettings
+
+    enc = make(TextLMEncoder, [title_field()], mode="finetune", finetune_layers=1, lm_lr=3e-5,
+               proj_weight_decay=0.25)
+    settings = TrainSettings.from_config({"lr": 1e-3})
+    opt = make_optimizer(enc, settings)
+    layer = enc.lm.lm.encoder.layer[-1]
+    lm_ids = {id(p) for p in layer.parameters()}
+    by_param = {id(p): g for g in opt.param_groups for p in g["params"]}
+    assert {by_param[i]["lr"] for i in lm_ids} == {3e-5}
+    assert {by_param[id(p)]["weight_decay"] for p in enc.projection.parameters()} == {0.25}
+    assert {by_param[id(p)]["lr"] for p in enc.projection.parameters()} == {1e-3}
+    weight = layer.attention.self.query.weight
+    before = weight.detach().clone()
+    enc.train()
+    enc({"title": torch.tensor([2, 3, 2, 0])}, {}).pow(2).sum().backward()
+    opt.step()
+    step = (weight.detach() - before).abs()
+    assert step.max() <= 3e-5 * 1.01 and step.max() >= 3e-5 * 0.5  # Adam's first step: ~lr per weight
