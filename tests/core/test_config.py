@@ -61,3 +61,34 @@ def test_non_mapping_yaml() -> None:
 
 def test_scientific_floats_in_yaml_files_are_numbers() -> None:
     assert parse_yaml("train: {lr: 1e-3, wd: 5E-05}")["train"] == {"lr": 0.001, "wd": 5e-05}
+
+
+BAD_VALUES = [
+    ("train.lr=.inf", "train.lr"), ("train.lr=.nan", "train.lr"), ("train.lr=0", "train.lr"),
+    ("train.patience=-1", "train.patience"), ("train.epochs=0", "train.epochs"),
+    ("train.batch_size=0", "train.batch_size"), ("train.batch_size=1000000000", "train.batch_size"),
+    ("model.embedding_dim=2.5", "model.embedding_dim"), ("model.embedding_dim=50000000", "model.embedding_dim"),
+    ("train.seed=-1", "train.seed"), ("train.seed=4294967296", "train.seed"), ("eval.k=0", "eval.k"),
+    ("train.grad_clip=-1", "train.grad_clip"), ("model.dropout=1.0", "model.dropout"),
+    ("model.embedding_regularizer=-1", "model.embedding_regularizer"),
+    ("model.net_regularizer=.inf", "model.net_regularizer"), ("train.deterministic=maybe", "train.deterministic"),
+    ("train.amp=sometimes", "train.amp"), ("train.epochs=true", "train.epochs"),
+    ("eval.num_negatives=5", "eval.num_negatives"), ("train.scheduler={name: cosine, gamma: 0.5}", "train.scheduler"),
+]
+
+
+@pytest.mark.parametrize(("override", "key"), BAD_VALUES)
+def test_out_of_range_values_fail_in_one_line_naming_the_key(override: str, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        validate_config(apply_overrides({"data": {"recipe": "files"}}, [override]))
+    message = str(err.value)
+    assert key in message and "\n" not in message and "; " in message
+    assert "validation error" not in message and "pydantic" not in message
+
+
+def test_load_config_returns_the_typed_config_with_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {recipe: files}\ntrain: {lr: 1e-2}\n")
+    config = load_config(path, ["train.epochs=3"])
+    assert (config.train.lr, config.train.epochs, config.model.embedding_dim) == (0.01, 3, 16)
+    assert config.to_dict() == {"data": {"recipe": "files"}, "train": {"lr": 0.01, "epochs": 3}}

@@ -177,3 +177,22 @@ def test_key_is_rejected(key: str, prepared, tmp_path, monkeypatch) -> None:
 def test_reference_run_is_reproducible(prepared, tmp_path, monkeypatch) -> None:
     """The proofs compare outcomes, so the same config must give the same outcome."""
     assert outcome(prepared, [], tmp_path, monkeypatch) == outcome(prepared, [], tmp_path, monkeypatch)
+
+
+@pytest.mark.slow
+def test_ranking_model_without_monitor_follows_ndcg_past_patience(prepared, tmp_path) -> None:
+    """A ranking config with no monitor selects on valid.ndcg@10 (max) and keeps training
+    while it improves, instead of stopping after `patience` epochs on a metric it never reports."""
+    config = {"data": {"recipe": "synthetic"}, "model": {"ranker": "bpr", "embedding_dim": 16},
+              "train": {"epochs": 6, "batch_size": 64, "lr": 0.05, "patience": 1, "seed": 3, "checkpoint": False}}
+    result = train_on(config, prepared, tmp_path / "run")
+    ndcg = [h["valid.ndcg@10"] for h in result.history]
+    assert result.epochs_run > 1 + 1  # more than patience + 1 epochs
+    assert result.best_epoch == max(range(len(ndcg)), key=ndcg.__getitem__) + 1
+    assert ndcg[result.best_epoch - 1] > ndcg[0]
+
+
+def test_a_monitor_the_model_never_reports_fails_before_training(prepared, tmp_path) -> None:
+    config = {**BASE, "train": {**BASE["train"], "monitor": "valid.nope"}}
+    with pytest.raises(ConfigError, match="valid.nope"):
+        train_on(config, prepared, tmp_path / "run")
