@@ -5,6 +5,13 @@ keep a *bank* ``[n_texts, H]`` filled once from the persistent text cache, and l
 text index. The bank is a persistent buffer, so a saved model carries its vectors and needs no
 language model to serve; rows not filled yet (a model saved before ``prepare``, or texts added
 after saving) are encoded on the next ``prepare``.
+
+Texts the model never saw (``predict`` / ``recommend`` on new titles): the data layer appends
+them to the field's text list, which the bank keeps a reference to; a lookup past the bank's
+end grows the bank by those texts and encodes them with the model's own language model
+(through the text cache), so a new title gets its own vector -- the one it would have had at
+training time. When the language model cannot run, the lookup fails with a clear error
+instead of reusing another text's vector.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from torch import Tensor, nn
 
 from recforge.core import distributed
 from recforge.core.components import PrepareContext, param
-from recforge.core.errors import ConfigError
+from recforge.core.errors import ConfigError, RecforgeError
 from recforge.core.textcache import TextCache, TextVectorConfig
 from recforge.plugins.encoders import lm_backend
 from recforge.plugins.encoders.lm_backend import hidden_size, resolve_model
@@ -70,6 +77,7 @@ class TextBank(nn.Module):
         self.params = params
         self.owner = owner
         self.model_id, self.revision = resolve_model(params.model)
+        self.source = texts  # the field's own list: the data layer appends unseen texts to it
         self.texts = apply_template(params.template, list(texts), owner)
         self.template_key = f"{field_template or ''}|{params.template}"
         self.register_buffer("bank", torch.zeros(len(self.texts), hidden_size(self.model_id)))
@@ -102,13 +110,49 @@ class TextBank(nn.Module):
         self.ready.fill_(True)  # empty texts stay the zero vector
         return len(todo)
 
+    def grow(self) -> int:
+        """Add the texts appended to the field since the bank was built and encode them.
+
+        Returns:
+            how many texts were added (0 when the bank is up to date).
+
+        Raises:
+            ConfigError: the new texts cannot be encoded (no language model available).
+        """
+        new = list(self.source[len(self.texts):])
+        if not new:
+            return 0
+        self.texts += apply_template(self.params.template, new, self.owner)
+        n = len(self.texts)
+        grown = torch.zeros(n, self.bank.shape[1], dtype=self.bank.dtype, device=self.bank.device)
+        grown[: self.bank.shape[0]] = self.bank
+        ready = torch.zeros(n, dtype=torch.bool, device=self.ready.device)
+        ready[: self.ready.shape[0]] = self.ready
+        self._buffers["bank"], self._buffers["ready"] = grown, ready
+        try:
+            self.prepare(PrepareContext(device=self.bank.device))
+        except (OSError, RuntimeError, ImportError, RecforgeError) as err:
+            raise ConfigError(
+                f"cannot encode {len(new)} text(s) of field '{self.owner}' the model never saw "
+                f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})",
+                fix=f"make the language model '{self.model_id}' available, or score only known texts",
+            ) from None
+        return len(new)
+
     def forward(self, indices: Tensor) -> Tensor:
+        if indices.numel() and int(indices.max()) >= self.bank.shape[0]:
+            self.grow()
+            if int(indices.max()) >= self.bank.shape[0]:
+                raise ConfigError(
+                    f"text index {int(indices.max())} of field '{self.owner}' is not a known text",
+                    fix="index texts through the model's featuremap (it registers new texts)",
+                )
         if not bool(self.ready.all()):
             raise ConfigError(
                 f"text vectors of field '{self.owner}' are not computed",
                 fix="call encoder.prepare(PrepareContext(...)) before training or inference",
             )
-        return self.bank[indices.clamp(0, self.bank.shape[0] - 1)]
+        return self.bank[indices]
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
         # a bank saved with fewer texts: keep its rows, encode the new ones on prepare

@@ -100,11 +100,23 @@ class TextLMEncoder(Encoder):
             self.lm.to(context.device)
             self.lm.device = torch.device(context.device)
 
+    def _tokenize_new_texts(self, highest: int) -> None:
+        """Tokenise texts the data layer appended to the field after this encoder was built
+        (new titles at predict time), so they run through the fine-tuned model like any other."""
+        new = list(self.field.texts[len(self.token_ids):])
+        if new:
+            self.token_ids += self.lm.tokenize(apply_template(self.params.template, new, self.field.name))
+        if highest >= len(self.token_ids):
+            raise ConfigError(f"text index {highest} of field '{self.field.name}' is not a known text",
+                              fix="index texts through the model's featuremap (it registers new texts)")
+
     def text_vectors(self, indices: Tensor) -> Tensor:
         """LM vectors ``[*indices.shape, H]`` of text indices (before the projection)."""
         if self.params.mode == "frozen":
             return self.bank(indices)
-        flat = indices.reshape(-1).clamp(0, len(self.token_ids) - 1)
+        flat = indices.reshape(-1)
+        if flat.numel() and int(flat.max()) >= len(self.token_ids):
+            self._tokenize_new_texts(int(flat.max()))
         distinct, inverse = torch.unique(flat, return_inverse=True)
         vectors = self.lm.embed_ids([self.token_ids[i] for i in distinct.tolist()])
         empty = torch.tensor([not self.field.texts[i].strip() for i in distinct.tolist()], device=vectors.device)
