@@ -133,6 +133,9 @@ class Encoder(nn.Module, Component):
     #: names of other fields whose vectors must be encoded before this one (e.g. target item)
     depends_on: tuple[str, ...] = ()
     n_slots: int = 1
+    #: True when all the encoder does is look its field up in ``self.table`` (an nn.Embedding):
+    #: model assembly may then fuse it with other such fields into one lookup per step
+    fusable: bool = False
 
     def prepare(self, context: Any) -> None:  # noqa: B027 - optional hook
         """Precompute state before training or inference (e.g. cache text vectors)."""

@@ -21,6 +21,7 @@ from scipy import sparse
 
 from recforge.core import distributed
 from recforge.core.config_schema import ExperimentConfig, TrainConfig
+from recforge.core.data.interactions import column
 from recforge.core.errors import ConfigError, unknown_name
 
 #: groups of rows ranked per chunk of the grouped ranking protocol
@@ -50,26 +51,20 @@ def predict_table(model: Any, table: Any, batch_size: int = 16384, device: Any =
     return distributed.all_gather_varlen(torch.cat(outs) if outs else torch.zeros(0))
 
 
-def _column(table: Any, name: str) -> torch.Tensor:
-    dense = getattr(table, "dense", None)
-    if dense is not None and name in dense:
-        return dense[name]
-    return table.batch(torch.arange(table.num_rows))[name]
-
-
 def _columns_of(table: Any) -> list[str]:
-    return list(table.batch(torch.arange(min(1, table.num_rows))).keys())
+    columns = getattr(table, "columns", None)
+    return list(columns) if columns is not None else list(table.batch(torch.arange(min(1, table.num_rows))).keys())
 
 
 def group_column(table: Any, prepared: Any, group_by: str | None) -> np.ndarray | None:
     """The grouping ids of a split: ``eval.group_by``'s column, else the user field."""
     if group_by is None:
-        return _column(table, prepared.user_field).numpy() if prepared.user_field else None
+        return column(table, prepared.user_field).numpy() if prepared.user_field else None
     columns = _columns_of(table)
     if group_by not in columns:
         raise unknown_name("column in eval.group_by", group_by, columns,
                            fix="name a field declared in data.fields (e.g. an impression id)")
-    values = _column(table, group_by)
+    values = column(table, group_by)
     if values.dim() != 1:
         raise ConfigError(f"eval.group_by column '{group_by}' holds more than one value per row",
                           fix="group by a single-valued (categorical or numeric) field")
@@ -122,11 +117,11 @@ def evaluate(model: Any, prepared: Any, split: str, config: Any, device: Any = "
                               fix="use ranking metrics such as ndcg@10 without eval.group_by")
         preds = predict_table(model, table, config.train.eval_batch_size, device).numpy()
     if pointwise:
-        labels = _column(table, prepared.label).numpy()
+        labels = column(table, prepared.label).numpy()
         groups = group_column(table, prepared, ev.group_by) if "gauc" in pointwise else None
         out.update(compute_metrics(pointwise, labels, preds, groups=groups))
     if ranking and grouped:
-        labels = _column(table, prepared.label).numpy()
+        labels = column(table, prepared.label).numpy()
         out.update(grouped_ranking(ranking, labels, preds, group_column(table, prepared, ev.group_by)))
     elif ranking and ev.protocol == "rows":
         out.update(evaluate_rows(model, prepared, split, ks=(), metrics=ranking, device=device))

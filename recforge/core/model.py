@@ -423,7 +423,7 @@ def component_names(config: dict[str, Any], model: Any) -> list[str]:
     if isinstance(model, RecModel):
         names.update(type(e).name for e in model.encoders.values())
         if model.fused is not None:
-            names.add("categorical")
+            names.update(model.fused.components)
         names.add(type(model.head).name)
         for module in model.interaction.modules():
             name = getattr(type(module), "name", "")

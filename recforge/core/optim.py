@@ -17,7 +17,7 @@ from torch import nn
 from recforge.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from recforge.core.train import TrainSettings
+    from recforge.core.config_schema import TrainConfig as TrainSettings
 
 SCHEDULERS = ("none", "step", "exponential", "cosine", "plateau")
 OPTIMIZERS = ("adam", "adamw", "sgd")

@@ -1,17 +1,8 @@
 """``categorical``: one embedding per vocabulary index, with id dropout for cold items.
 
-:class:`FusedLookup` is the fast path model assembly uses for plain categorical fields.
-
-A composed model with F categorical fields used to run F ``nn.Embedding`` lookups, F
-embedding backwards and a stack/cat of F ``[B, 1, D]`` vectors per step. :class:`FusedLookup`
-holds the rows of all those tables in one ``nn.Embedding`` and maps a ``[B, F]`` index matrix
-to ``[B, F, D]`` with one ``F.embedding``.
-
-Row layout: row 0 is the one shared padding row (``padding_idx=0``: always zero, never
-updated, exactly like each field's own padding row before), then field ``f``'s rows for its
-indices ``1 .. V_f - 1`` (unknown first). A field index ``i > 0`` lands at ``i + base_f``;
-index 0 (padding) lands at row 0. The initial rows are copied from the per-field tables, so
-a fused model computes bit-for-bit what the unfused one would.
+A plain categorical encoder declares itself ``fusable``; model assembly then moves its table
+into the one :class:`recforge.core.fused_lookup.FusedLookup` of the model (one lookup per step
+for all such fields).
 """
 
 from __future__ import annotations
@@ -24,7 +15,7 @@ from torch import Tensor, nn
 
 from recforge.core.components import Encoder, SharedTables, param
 from recforge.core.data.schema import FIRST, PAD, UNK, FieldInfo
-from recforge.core.errors import DataError
+from recforge.core.fused_lookup import FusedLookup  # noqa: F401 - re-exported (older imports)
 from recforge.plugins.encoders._common import (
     batch_tensor,
     check_fields,
@@ -110,47 +101,3 @@ class CategoricalEncoder(Encoder):
 
     def forward(self, batch: dict[str, Tensor], encoded: dict[str, Tensor]) -> Tensor:
         return gather_rows(self.table, self.indices(batch)).unsqueeze(1)
-
-
-class FusedLookup(nn.Module):
-    """``[B, F]`` indices of several categorical fields -> ``[B, F, D]`` in one lookup.
-
-    Args:
-        names: the fields, in the order of the output's slot axis.
-        tables: each field's own (freshly initialised) table; their rows are copied in.
-
-    Example:
-        fused = FusedLookup(["user_id", "gender"], [user_table, gender_table])
-        vectors = fused(batch)  # [B, 2, D]
-    """
-
-    def __init__(self, names: Sequence[str], tables: Sequence[nn.Embedding]) -> None:
-        super().__init__()
-        self.names = list(names)
-        sizes = [t.num_embeddings for t in tables]
-        dim = tables[0].embedding_dim
-        starts = torch.tensor([1 + sum(s - 1 for s in sizes[:j]) for j in range(len(sizes))])
-        self.register_buffer("base", starts - 1, persistent=False)
-        self.register_buffer("sizes", torch.tensor(sizes), persistent=False)
-        rows = [torch.zeros(1, dim)] + [t.weight.detach()[1:] for t in tables]
-        self.table = nn.Embedding(1 + sum(s - 1 for s in sizes), dim, padding_idx=PAD)
-        with torch.no_grad():
-            self.table.weight.copy_(torch.cat(rows))
-
-    def forward(self, batch: dict[str, Tensor], names: Sequence[str] | None = None) -> Tensor:
-        """``[B, len(names), D]`` vectors of ``names`` (default: every fused field, in order)."""
-        names = self.names if names is None else list(names)
-        base = self.base if names == self.names else self.base[[self.names.index(n) for n in names]]
-        try:
-            idx = torch.stack([batch[name] for name in names], dim=1).long()
-        except KeyError as err:
-            raise DataError(f"batch has no column {err} (has: {', '.join(sorted(batch)) or 'none'})",
-                            fix="check the data config declares this field") from None
-        rows = (idx + base) * (idx != PAD)  # padding -> the shared zero row 0
-        return gather_rows(self.table, rows)
-
-    def field_weight(self, name: str) -> Tensor:
-        """Field ``name``'s table as it would be unfused (``[V, D]``, padding row 0 first)."""
-        j = self.names.index(name)
-        start, size = int(self.base[j]) + 1, int(self.sizes[j])
-        return torch.cat([self.table.weight[:1], self.table.weight[start:start + size - 1]])

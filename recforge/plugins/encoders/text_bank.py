@@ -26,7 +26,7 @@ from recforge.core import distributed
 from recforge.core.components import PrepareContext, param
 from recforge.core.errors import ConfigError, RecforgeError
 from recforge.core.textcache import TextCache, TextVectorConfig
-from recforge.plugins.encoders import lm_backend
+import recforge.plugins.encoders.lm_backend as lm_backend
 from recforge.plugins.encoders.lm_backend import hidden_size, resolve_model
 
 

@@ -18,7 +18,7 @@ from recforge.core.config_schema import DEFAULT_EMBEDDING_DIM
 from recforge.core.data.schema import FIRST
 from recforge.core.errors import ConfigError, DataError
 from recforge.core.model_api import neg_key
-from recforge.core.ranking_eval import id_fields, interaction_csr
+from recforge.core.data.interactions import id_fields, interaction_csr
 
 #: users x items above which the training-item mask for fallback negatives is not kept
 MAX_DENSE_SEEN = 200_000_000

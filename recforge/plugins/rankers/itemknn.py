@@ -10,7 +10,7 @@ from torch import Tensor
 
 from recforge.core.components import param
 from recforge.core.errors import ConfigError
-from recforge.core.ranking_eval import id_fields, interaction_csr
+from recforge.core.data.interactions import id_fields, interaction_csr
 from recforge.plugins.rankers._base import StandaloneRanker, has_training_data
 
 

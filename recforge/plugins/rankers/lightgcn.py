@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from recforge.core.components import param
-from recforge.core.ranking_eval import id_fields, interaction_csr
+from recforge.core.data.interactions import id_fields, interaction_csr
 from recforge.plugins.rankers._base import EmbeddingRanker, embedding_dim, has_training_data
 from recforge.plugins.rankers._losses import bpr_loss
 

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from recforge.core.components import param
 from recforge.core.errors import DataError
-from recforge.core.ranking_eval import column, id_fields
+from recforge.core.data.interactions import column, id_fields
 from recforge.plugins.rankers._base import StandaloneRanker, embedding_dim, has_training_data
 from recforge.plugins.rankers._features import EntityFeatures
 

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from recforge.core.components import param
 from recforge.core.errors import ConfigError
 from recforge.core.model_api import neg_key
-from recforge.core.ranking_eval import id_fields
+from recforge.core.data.interactions import id_fields
 from recforge.plugins.rankers._base import StandaloneRanker, embedding_dim, has_training_data
 from recforge.plugins.rankers._features import EntityFeatures
 from recforge.plugins.rankers._losses import bpr_loss, sampled_softmax_loss
