@@ -86,6 +86,9 @@ class Component:
     version: ClassVar[str] = "1"
     Params: ClassVar[type] = NoParams
 
+    def prepare(self, context: Any) -> None:  # noqa: B027 - optional hook with a default
+        """Precompute state before training or inference (e.g. cache text vectors). Default: none."""
+
     def param_groups(self) -> list[dict[str, Any]]:
         """Optimiser groups this component wants for some of its parameters, e.g.
         ``[{"params": [...], "lr": 3e-5}]`` (keys absent take the trainer's values).
@@ -137,8 +140,6 @@ class Encoder(nn.Module, Component):
     #: model assembly may then fuse it with other such fields into one lookup per step
     fusable: bool = False
 
-    def prepare(self, context: Any) -> None:  # noqa: B027 - optional hook
-        """Precompute state before training or inference (e.g. cache text vectors)."""
 
 
 class Interaction(nn.Module, Component):
@@ -171,9 +172,19 @@ class Ranker(nn.Module, Component):
     #: None (undeclared, e.g. an older plugin): every key is passed on unchecked
     model_keys: ClassVar[frozenset[str] | None] = None
 
+    #: the batch key of the target; model assembly sets it to the data's label field
+    label_field: str = "label"
+
     def loss(self, scores: Tensor, batch: dict[str, Tensor]) -> Tensor:
         """Training loss for the head's scores on a batch."""
         raise NotImplementedError
+
+    def output(self, raw: Tensor) -> Tensor:
+        """Predictions from raw scores (e.g. a sigmoid for click probabilities). Default: as is."""
+        return raw
+
+    def check_labels(self, labels: Tensor, where: str) -> None:  # noqa: B027 - optional hook
+        """Reject labels this head cannot learn from, before any run is recorded. Default: any."""
 
 
 class DatasetRecipe(Component):

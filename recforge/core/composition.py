@@ -39,7 +39,7 @@ class Parallel(Interaction):
         super().__init__()
         self.branches = nn.ModuleList(branches)
         self.combine = combine
-        self.accepts_flat = all(getattr(b, "accepts_flat", False) for b in branches)
+        self.accepts_flat = all(b.accepts_flat for b in branches)
         if combine == "sum":
             self.projections = nn.ModuleList(
                 [
@@ -65,7 +65,7 @@ class Stack(Interaction):
     def __init__(self, layers: list[Interaction]) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
-        self.accepts_flat = bool(getattr(layers[0], "accepts_flat", False))
+        self.accepts_flat = layers[0].accepts_flat
         self.output_dim = layers[-1].output_dim
 
     def forward(self, x: Tensor) -> Tensor:
@@ -157,7 +157,7 @@ def build_interaction(spec: Any, num_fields: int, dim: int) -> Interaction:
         layers = [build_interaction(items[0], num_fields, dim)]
         for item in items[1:]:
             layer = build_interaction(item, 1, layers[-1].output_dim)
-            if not getattr(layer, "accepts_flat", False):
+            if not layer.accepts_flat:
                 raise ConfigError(
                     f"interaction {_describe(item)} cannot follow another layer in a stack: it "
                     f"needs [B, F, D] field vectors but would get one flat field",

@@ -58,7 +58,7 @@ def fuse_lookups(encoders: dict[str, Encoder], tables: SharedTables,
     for enc in encoders.values():
         for module in {id(m): m for m in enc.modules() if isinstance(m, nn.Embedding)}.values():
             users[id(module)] = users.get(id(module), 0) + 1
-    needed = {dep for enc in encoders.values() for dep in (getattr(enc, "depends_on", ()) or ())}
+    needed = {dep for enc in encoders.values() for dep in enc.depends_on}
     keys = {id(t): k for k, t in tables.tables.items()}
     prefixes = list(lr_groups)
 

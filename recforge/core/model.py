@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from recforge.core import fused_lookup
-from recforge.core.components import Encoder, Ranker, SharedTables, build_params
+from recforge.core.components import Encoder, Interaction, Ranker, SharedTables, build_params
 from recforge.core.config_schema import DEFAULT_EMBEDDING_DIM, ExperimentConfig, ModelConfig
 from recforge.core.errors import ConfigError
 from recforge.core.validation import validate
@@ -132,12 +132,12 @@ class RecModel(nn.Module):
         self.fields = fields
         self.user_field = user_field
         self.item_field = item_field
-        deps = {name: tuple(getattr(enc, "depends_on", ()) or ()) for name, enc in encoders.items()}
+        deps = {name: tuple(enc.depends_on) for name, enc in encoders.items()}
         self.slot_order = list(order or encoders)
         self.exec_order = _topological(list(encoders), deps)
         self.field_names: list[str] = []
         for name in self.slot_order:
-            n = int(getattr(encoders.get(name), "n_slots", 1))
+            n = encoders[name].n_slots if name in encoders else 1
             self.field_names += [name] if n == 1 else [f"{name}[{i}]" for i in range(n)]
         self._plan = slot_plan(self.slot_order, fused.names if fused is not None else [])
         self._lookup_keys: dict[str, list[str]] = {"user": [], "item": [], "ctx": []}
@@ -179,16 +179,12 @@ class RecModel(nn.Module):
 
     def predict(self, batch: dict[str, Tensor]) -> Tensor:
         """``[B]`` predictions: probabilities for CTR, ratings for rating heads."""
-        raw = self(batch)
-        output = getattr(self.head, "output", None)
-        return output(raw) if callable(output) else raw
+        return self.head.output(self(batch))
 
     def prepare(self, context: Any) -> None:
         """Let every encoder (and the interaction/head when they care) precompute state."""
         for module in [*self.encoders.values(), self.interaction, self.head]:
-            hook = getattr(module, "prepare", None)
-            if callable(hook):
-                hook(context)
+            module.prepare(context)
 
     # ----------------------------------------------------------------- per-entity lookups
     def attach_lookups(self, tensors: dict[str, Tensor]) -> None:
@@ -341,7 +337,7 @@ def build_encoders(model_cfg: ModelConfig | dict[str, Any], fields: dict[str, An
             raise ConfigError(f"field '{name}' has kind '{info.kind}', which has no default encoder",
                               fix=f"set model.encoders.{name}: {{name: ...}}")
         cls = registry.get(enc_name, "encoder").cls
-        accepted = getattr(cls, "field_kinds", ())
+        accepted = cls.field_kinds
         if accepted and info.kind not in accepted:
             raise ConfigError(f"encoder '{enc_name}' cannot encode field '{name}' of kind '{info.kind}'",
                               fix=f"use an encoder for {info.kind} fields (it takes {', '.join(accepted)})")
@@ -367,7 +363,7 @@ def build_model(config: Any, prepared: Any, registry: Registry | None = None) ->
         dict((dict(config or {}).get("train") or {}).get("lr_groups") or {})
     ranker_cls = registry.get(model_cfg.ranker.name, "ranker").cls
     params = build_params(ranker_cls, model_cfg.ranker.params)
-    if getattr(ranker_cls, "standalone", False):
+    if ranker_cls.standalone:
         _check_whole_model_keys(ranker_cls, model_cfg)
         return ranker_cls.from_prepared(prepared, model_cfg.model_dump(), params)
     spec = model_cfg.interaction_spec()
@@ -382,13 +378,13 @@ def build_model(config: Any, prepared: Any, registry: Registry | None = None) ->
     encoders, tables = build_encoders(model_cfg, fields, dim, registry)
     if not encoders:
         raise ConfigError("the model encodes no fields", fix="declare feature fields in data.fields")
-    num_slots = sum(int(getattr(e, "n_slots", 1)) for e in encoders.values())
+    num_slots = sum(e.n_slots for e in encoders.values())
     from recforge.core.composition import build_interaction
 
     interaction = build_interaction(spec, num_slots, dim)
     head = ranker_cls(int(interaction.output_dim), params)
     label = getattr(prepared, "label", None)
-    if label and hasattr(head, "label_field"):
+    if label:
         head.label_field = label  # head rankers read the target under the data's label name
         for split, table in (getattr(prepared, "splits", None) or {}).items():
             if label in getattr(table, "dense", {}):
@@ -425,14 +421,8 @@ def component_names(config: dict[str, Any], model: Any) -> list[str]:
         if model.fused is not None:
             names.update(model.fused.components)
         names.add(type(model.head).name)
-        for module in model.interaction.modules():
-            name = getattr(type(module), "name", "")
-            if name and getattr(type(module), "kind", "") == "interaction":
-                names.add(name)
+        names.update(m.name for m in model.interaction.modules() if isinstance(m, Interaction) and m.name)
     else:
         names.add(model_section(config).ranker.name)
-        for module in getattr(model, "modules", list)():
-            name = getattr(type(module), "name", "")
-            if name and getattr(type(module), "kind", "") in ("encoder", "interaction", "ranker"):
-                names.add(name)
+        names.update(m.name for m in model.modules() if isinstance(m, (Encoder, Interaction, Ranker)) and m.name)
     return sorted(names)

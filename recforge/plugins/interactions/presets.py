@@ -52,7 +52,7 @@ class _Preset(Interaction):
         super().__init__()
         self.net = build_interaction(self.spec(params), num_fields, dim)
         self.output_dim = self.net.output_dim
-        self.accepts_flat = bool(getattr(self.net, "accepts_flat", False))
+        self.accepts_flat = self.net.accepts_flat
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)

@@ -91,6 +91,4 @@ class EntityFeatures(nn.Module):
     def prepare(self, context: Any) -> None:
         """Let encoders precompute (text encoders fill their vector banks)."""
         for enc in self.encoders.values():
-            hook = getattr(enc, "prepare", None)
-            if callable(hook):
-                hook(context)
+            enc.prepare(context)

@@ -113,9 +113,7 @@ class Ensemble(Ranker):
         return torch.stack([m.training_loss(batch) for m in self.members]).sum()
 
     def predict(self, batch: dict[str, Tensor]) -> Tensor:
-        raw = self(batch)
-        output = getattr(self.members[0].head, "output", None)
-        return output(raw) if callable(output) else raw
+        return self.members[0].head.output(self(batch))
 
     def prepare(self, context: Any) -> None:
         for member in self.members:

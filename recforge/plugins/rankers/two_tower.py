@@ -122,7 +122,7 @@ class TwoTower(StandaloneRanker):
                 raise ConfigError(f"model.towers.{role}.fields has non-{role} fields {wrong}",
                                   fix=f"list only role: {role} fields in the {role} tower")
         out_dim = params.out_dim or dim
-        towers = {role: Tower(sum(int(getattr(features.encoders[n], "n_slots", 1)) for n in names[role]), dim,
+        towers = {role: Tower(sum(features.encoders[n].n_slots for n in names[role]), dim,
                               out_dim, tower_spec(model_cfg, role).get("interaction")) for role in ("user", "item")}
         log_q = item_log_frequency(prepared, n_items) if has_training_data(prepared) else None
         model = cls(n_users, n_items, params, user, item, dim, features, towers, log_q)
