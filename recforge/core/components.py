@@ -142,7 +142,23 @@ class Encoder(nn.Module, Component):
 
 
 
-class Interaction(nn.Module, Component):
+class Explainable:
+    """Mixin of layers that offer analysis views (:mod:`recforge.core.analysis.model_views`).
+
+    ``explains`` declares which ones the layer offers, so analysis asks only those layers:
+
+    * ``pair_weights``: a method, ``() -> [F, F]`` (or its upper triangle) of learned pair
+      weights, or ``(x [B, F, D]) -> ...`` when they depend on the field vectors;
+    * ``last_attention``: an attribute set on each forward, ``[B, heads, F, F]`` or ``[B, F, F]``;
+    * ``last_weights``: an attribute set on each forward, ``[B, F]`` (field gates).
+    """
+
+    #: every analysis view a layer can declare
+    VIEWS: ClassVar[tuple[str, ...]] = ("pair_weights", "last_attention", "last_weights")
+    explains: ClassVar[tuple[str, ...]] = ()
+
+
+class Interaction(nn.Module, Component, Explainable):
     """Maps field vectors ``[B, F, D]`` to a representation ``[B, H]``; declares ``output_dim``.
 
     Built as ``InteractionCls(num_fields, dim, params)``. ``output_dim`` is ``H``.

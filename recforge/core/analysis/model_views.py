@@ -29,9 +29,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from recforge.core.analysis.columns import model_device, num_rows, sample_index, take
+from recforge.core.components import Explainable
 
 
 def _square(weights: Tensor) -> Tensor:
@@ -64,9 +65,9 @@ def _is_pair_distribution(mat: np.ndarray, tol: float = 1e-4) -> bool:
 def find_layers(model: Any) -> dict[str, dict[str, Any]]:
     """Qualified module name -> {"module", "kinds"} for layers exposing analysis hooks."""
     found: dict[str, dict[str, Any]] = {}
-    named = model.named_modules() if hasattr(model, "named_modules") else []
+    named = model.named_modules() if isinstance(model, nn.Module) else []
     for qual, module in named:
-        kinds = [k for k in ("pair_weights", "last_attention", "last_weights") if hasattr(module, k)]
+        kinds = [k for k in module.explains if k in Explainable.VIEWS] if isinstance(module, Explainable) else []
         if kinds:
             found[qual or type(module).__name__] = {"module": module, "kinds": kinds}
     return found
@@ -142,8 +143,8 @@ def model_views(
     data_pair = [(q, info["module"]) for q, info in layers.items()
                  if "pair_weights" in info["kinds"] and _needs_input(info["module"].pair_weights)]
     for qual, info in layers.items():
-        fn = getattr(info["module"], "pair_weights", None)
-        if fn is not None and callable(fn) and not _needs_input(fn):
+        fn = info["module"].pair_weights if "pair_weights" in info["kinds"] else None
+        if fn is not None and not _needs_input(fn):
             mat = _square(torch.as_tensor(fn()))
             out[f"{qual}:pair_weights"] = _matrix_view(model, "pair_weights", mat, rows=0)
     wants_data = data_pair or any(k != "pair_weights" for info in layers.values() for k in info["kinds"])
@@ -161,7 +162,7 @@ def model_views(
                 seen: set[int] = set()
                 for qual, info in layers.items():
                     for kind in ("last_attention", "last_weights"):
-                        value = getattr(info["module"], kind, None) if kind in info["kinds"] else None
+                        value = getattr(info["module"], kind) if kind in info["kinds"] else None  # declared
                         if isinstance(value, Tensor) and value.dim() >= 2 and id(value) not in seen:
                             seen.add(id(value))
                             accum.setdefault((qual, kind), _Mean()).add(_batch_reduce(kind, value), rows)

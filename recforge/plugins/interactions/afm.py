@@ -33,6 +33,7 @@ class AFM(Interaction):
     """
 
     name = "afm"
+    explains = ("last_attention",)
 
     @dataclass
     class Params:

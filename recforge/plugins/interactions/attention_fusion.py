@@ -36,6 +36,7 @@ class AttentionFusion(Interaction):
     """
 
     name = "attention-fusion"
+    explains = ("last_weights",)
 
     @dataclass
     class Params:

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from recforge.core.components import Interaction, param
+from recforge.core.components import Explainable, Interaction, param
 from recforge.plugins.interactions._blocks import check_positive, check_sizes
 
 
-class SelfAttentionLayer(nn.Module):
+class SelfAttentionLayer(nn.Module, Explainable):
     """One multi-head self-attention layer over the field axis, keeping its attention maps."""
+
+    explains = ("last_attention",)
 
     def __init__(
         self,
@@ -74,6 +76,7 @@ class AutoInt(Interaction):
     """
 
     name = "autoint"
+    explains = ("last_attention",)
 
     @dataclass
     class Params:

@@ -8,7 +8,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from recforge.core.components import Interaction, param
+from recforge.core.components import Explainable, Interaction, param
 from recforge.core.errors import ConfigError
 from recforge.plugins.interactions._blocks import (
     MLPBlock,
@@ -20,8 +20,10 @@ from recforge.plugins.interactions._blocks import (
 )
 
 
-class SENet(nn.Module):
+class SENet(nn.Module, Explainable):
     """Squeeze (mean over D) -> excitation (F -> F/r -> F, ReLU) -> re-weight each field."""
+
+    explains = ("last_weights",)
 
     def __init__(self, num_fields: int, reduction_ratio: float) -> None:
         super().__init__()

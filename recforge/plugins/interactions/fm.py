@@ -62,6 +62,7 @@ class FM(Interaction):
     """
 
     name = "fm"
+    explains = ("pair_weights",)
 
     @dataclass
     class Params:
@@ -103,6 +104,7 @@ class FwFM(Interaction):
     """
 
     name = "fwfm"
+    explains = ("pair_weights",)
 
     @dataclass
     class Params:

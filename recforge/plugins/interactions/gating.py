@@ -31,6 +31,7 @@ class Gating(Interaction):
     """
 
     name = "gating"
+    explains = ("last_weights",)
 
     @dataclass
     class Params:

@@ -6,13 +6,16 @@ import torch
 from torch import nn
 
 from recforge.core.analysis.model_views import find_layers, model_views
+from recforge.core.components import Explainable
 from recforge.core.composition import build_interaction
 
 F, D = 3, 4
 
 
-class Attn(nn.Module):
+class Attn(nn.Module, Explainable):
     """Data-dependent softmax attention [B, 2, F, F] (rows are distributions)."""
+
+    explains = ("last_attention",)
 
     def __init__(self) -> None:
         super().__init__()
@@ -24,7 +27,9 @@ class Attn(nn.Module):
         return x.sum(dim=(1, 2))
 
 
-class Gate(nn.Module):
+class Gate(nn.Module, Explainable):
+    explains = ("last_weights",)
+
     def __init__(self) -> None:
         super().__init__()
         self.last_weights: torch.Tensor | None = None
@@ -34,7 +39,9 @@ class Gate(nn.Module):
         return x.mean(dim=(1, 2))
 
 
-class PairW(nn.Module):
+class PairW(nn.Module, Explainable):
+    explains = ("pair_weights",)
+
     def pair_weights(self) -> torch.Tensor:
         return torch.tensor([0.5, -1.0, 2.0])  # (0,1) (0,2) (1,2)
 

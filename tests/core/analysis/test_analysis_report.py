@@ -10,13 +10,16 @@ import torch
 from torch import nn
 
 from recforge.core.analysis import analyze, save_report
+from recforge.core.components import Explainable
 from recforge.core.data.schema import FieldInfo
 from recforge.core.data.table import TensorTable
 from recforge.core.errors import ConfigError
 
 
-class XorModel(nn.Module):
+class XorModel(nn.Module, Explainable):
     """Scores A XOR B exactly; a softmax gate over the slots exposes ``last_weights``."""
+
+    explains = ("last_weights",)
 
     field_names = ["A", "B", "C", "item_id", "title"]
 
