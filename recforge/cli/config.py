@@ -44,9 +44,13 @@ def _interaction_names(spec: Any) -> list[tuple[str, dict[str, Any]]]:
 
 
 def check_config(path: Path, overrides: list[str]) -> dict[str, Any]:
-    """Validate a config file and the components it names; returns a short summary."""
+    """Validate a config file, the components it names, its metrics and monitor (against the
+    ranker's task) and ``eval.group_by`` (against declared fields); returns a short summary.
+    What needs the data itself (e.g. a split named in ``eval.splits``) is checked at train start."""
     from recforge.core.components import build_params
     from recforge.core.config import load_config
+    from recforge.core.errors import unknown_name
+    from recforge.core.evaluation import resolve_monitor
     from recforge.core.registry import get_registry
 
     config = load_config(path, overrides)
@@ -60,6 +64,11 @@ def check_config(path: Path, overrides: list[str]) -> dict[str, Any]:
         build_params(registry.get(name, "interaction").cls, params)
     if config.data.recipe:
         registry.get(config.data.recipe, "dataset")
+    resolve_monitor(config, ranker.task, has_valid=True)  # metric names and the monitor
+    declared = [f.get("name") for f in config.data.fields if isinstance(f, dict)] if isinstance(config.data.fields, list) else []
+    if config.eval.group_by is not None and declared and config.eval.group_by not in declared:
+        raise unknown_name("column in eval.group_by", config.eval.group_by, declared,
+                           fix="name a field declared in data.fields (e.g. an impression id)")
     return {"config": str(path), "ok": True, "ranker": model.ranker.name, "task": ranker.task}
 
 

@@ -22,7 +22,7 @@ from scipy import sparse
 from recforge.core import distributed
 from recforge.core.config_schema import ExperimentConfig, TrainConfig
 from recforge.core.data.interactions import column
-from recforge.core.errors import ConfigError, unknown_name
+from recforge.core.errors import ConfigError, did_you_mean, unknown_name
 
 #: groups of rows ranked per chunk of the grouped ranking protocol
 GROUP_CHUNK = 4096
@@ -161,6 +161,7 @@ def resolve_monitor(config: ExperimentConfig, task: str, has_valid: bool) -> Tra
     if monitor is None:
         monitor = default_monitor(task, reported) if has_valid else "train.loss"
     elif monitor not in choices:
-        raise unknown_name(f"train.monitor (the {task} model reports {', '.join(choices)})", monitor, choices,
-                           fix="monitor one of those metrics, or add it to eval.metrics")
+        raise ConfigError(f"train.monitor '{monitor}' is not a metric the {task} model reports"
+                          f"{did_you_mean(monitor, choices)}",
+                          fix=f"monitor one of {', '.join(choices)}, or add the metric to eval.metrics")
     return settings.model_copy(update={"monitor": monitor})

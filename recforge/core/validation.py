@@ -68,16 +68,24 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _known_keys(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str] | None:
-    """Field names of the model that ``loc`` (minus its last part) points into, if one."""
+def _walk(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> tuple[Any, Any]:
+    """``(node, field)``: the annotation ``loc`` leads to inside ``model`` and the last field
+    passed on the way (None where ``loc`` leaves the declared models)."""
     node: Any = model
+    field = None
     for part in loc:
         if not (isinstance(node, type) and issubclass(node, BaseModel)):
-            return None
+            return None, field
         field = node.model_fields.get(str(part))
         if field is None:
-            return None
+            return None, None
         node = _model_in(field.annotation)
+    return node, field
+
+
+def _known_keys(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str] | None:
+    """Field names of the model that ``loc`` points into, if one."""
+    node, _ = _walk(model, loc)
     return list(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else None
 
 
@@ -93,27 +101,49 @@ def _model_in(annotation: Any) -> Any:
 
 
 def _field_fix(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> str | None:
-    node: Any = model
-    fix = None
-    for part in loc:
-        if not (isinstance(node, type) and issubclass(node, BaseModel)):
-            return fix
-        field = node.model_fields.get(str(part))
-        if field is None:
-            return fix
-        fix = field.description
-        node = _model_in(field.annotation)
-    return fix
+    """The description (the accepted values) of the field at ``loc``."""
+    _, field = _walk(model, loc)
+    return field.description if field is not None else None
+
+
+#: pydantic error types -> what the value is not (``"'three' is not an int"``)
+_NOT_A = {"int_parsing": "an int", "int_type": "an int", "int_from_float": "an int", "float_parsing": "a float",
+          "float_type": "a float", "bool_parsing": "a bool", "bool_type": "a bool", "list_type": "a list",
+          "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+          "dataclass_type": "a mapping", "string_type": "a string"}
+
+
+def _bound(first: Any) -> str | None:
+    """Range errors in words: ``must be positive``, ``must be at most 16384``, ..."""
+    kind, ctx = first["type"], first.get("ctx") or {}
+    if kind == "greater_than":
+        return "must be positive" if ctx.get("gt") == 0 else f"must be greater than {ctx.get('gt')}"
+    if kind == "greater_than_equal":
+        return "must not be negative" if ctx.get("ge") == 0 else f"must be at least {ctx.get('ge')}"
+    if kind == "less_than":
+        return f"must be less than {ctx.get('lt')}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}"
+    if kind == "finite_number":
+        return "must be a finite number"
+    return None
 
 
 def _problem(first: Any) -> str:
-    """``"<what is wrong>, got <input>"`` from one pydantic error entry."""
+    """``"<what is wrong>, got <input>"`` (or ``"<input> is not an int"``) from one pydantic error."""
+    value = first.get("input")
+    if first["type"] in _NOT_A:
+        return f"{_short(value)} is not {_NOT_A[first['type']]}"
+    if first["type"] == "literal_error":
+        choices = re.findall(r"'([^']*)'", str((first.get("ctx") or {}).get("expected", "")))
+        return f"{_short(value)} is not one of {', '.join(choices)}"
+    if "true/false value is not a number" in first["msg"]:
+        return f"{_short(value)} is not a number"
+    bound = _bound(first)
+    if bound is not None:
+        return f"{bound}, got {_short(value)}"
     message = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     message = message[0].lower() + message[1:] if message else message
-    message = message.replace("valid dictionary", "mapping")
-    if message.startswith("input should be a valid"):
-        message = message.split(", ")[0]  # drop pydantic's second clause ("unable to parse ...")
-    value = first.get("input")
     return message if isinstance(value, (dict, list)) and len(repr(value)) > 60 else f"{message}, got {_short(value)}"
 
 
@@ -128,7 +158,9 @@ def config_error(err: ValidationError, prefix: str, model: type[BaseModel] | Non
     """The first problem of a pydantic error as the one-line ``ConfigError`` users see."""
     first = err.errors(include_url=False)[0]
     loc = _loc(first)
-    key = ".".join([prefix, *map(str, loc)] if prefix else map(str, loc))
+    key = ".".join([prefix, *(str(p) for p in loc if not isinstance(p, int))] if prefix else
+                   (str(p) for p in loc if not isinstance(p, int)))
+    key += "".join(f"[{p}]" for p in loc if isinstance(p, int))
     if first["type"] == "extra_forbidden":
         known = _known_keys(model, loc[:-1]) or []
         where = key.rsplit(".", 1)[0] if "." in key else "config"
@@ -137,9 +169,13 @@ def config_error(err: ValidationError, prefix: str, model: type[BaseModel] | Non
     if first["type"] == "literal_error" and isinstance(first.get("input"), str):
         choices = re.findall(r"'([^']*)'", str((first.get("ctx") or {}).get("expected", "")))
         return unknown_name(f"value of {key}", first["input"], choices, fix=fix or f"use one of {', '.join(choices)}")
+    if first["type"] in ("model_type", "model_attributes_type") and len(loc) == 1 and not prefix:
+        return ConfigError(f"config section '{key}' must be a mapping", fix=f"write `{key}:` followed by indented keys")
     if first["type"] == "missing":
         return ConfigError(f"{key} is required", fix=fix or f"add {key} to the config")
-    hint = _field_fix(model, loc)
+    hint = _field_fix(model, tuple(p for p in loc if not isinstance(p, int)))
+    if first["type"] == "value_error" and hint and hint.startswith("{"):  # a whole section's rule
+        return ConfigError(f"{key}: {_problem(first)}", fix=fix or f"fix the {key} section")
     return ConfigError(f"{key}: {_problem(first)}",
                        fix=fix or (f"set {key} to {hint}" if hint else "fix the value (see `recforge config schema`)"))
 

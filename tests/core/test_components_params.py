@@ -71,14 +71,14 @@ def test_unknown_name_suggests_the_closest() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"layers": 2.5}, "param 'layers': input should be a valid integer, got 2.5"),
-        ({"layers": True}, "param 'layers': a true/false value is not a number, got True"),
-        ({"dropout": "abc"}, "param 'dropout': input should be a valid number, got 'abc'"),
-        ({"batch_norm": "maybe"}, "param 'batch_norm': input should be a valid boolean, got 'maybe'"),
-        ({"activation": "tanh"}, "param 'activation': input should be 'relu' or 'gelu', got 'tanh'"),
-        ({"hidden": ["a"]}, "param 'hidden[0]': input should be a valid integer, got 'a'"),
-        ({"hidden": 5}, "param 'hidden': input should be a valid list, got 5"),
-        ({"scale": "big"}, "param 'scale': input should be a valid number, got 'big'"),
+        ({"layers": 2.5}, "param 'layers': 2.5 is not an int"),
+        ({"layers": True}, "param 'layers': True is not a number"),
+        ({"dropout": "abc"}, "param 'dropout': 'abc' is not a float"),
+        ({"batch_norm": "maybe"}, "param 'batch_norm': 'maybe' is not a bool"),
+        ({"activation": "tanh"}, "param 'activation': 'tanh' is not one of relu, gelu"),
+        ({"hidden": ["a"]}, "param 'hidden[0]': 'a' is not an int"),
+        ({"hidden": 5}, "param 'hidden': 5 is not a list"),
+        ({"scale": "big"}, "param 'scale': 'big' is not a float"),
     ],
 )
 def test_bad_values_name_the_param(raw: dict, message: str) -> None:
