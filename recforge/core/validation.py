@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import math
 import re
 import types
 import typing
@@ -140,6 +141,8 @@ def _problem(first: Any) -> str:
     if "true/false value is not a number" in first["msg"]:
         return f"{_short(value)} is not a number"
     bound = _bound(first)
+    if bound is not None and isinstance(value, float) and not math.isfinite(value):
+        bound = "must be a finite number"
     if bound is not None:
         return f"{bound}, got {_short(value)}"
     message = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
