@@ -101,7 +101,7 @@ def evaluate(model: Any, prepared: Any, split: str, config: Any, device: Any = "
 
     config = ExperimentConfig.parse(config)
     ev = config.eval
-    names = ev.metric_names(getattr(model, "task", "pointwise"))
+    names = ev.metric_names(model.task)
     pointwise = [n for n in names if "@" not in n]
     ranking = [n for n in names if "@" in n]
     table = prepared.splits[split]

@@ -89,7 +89,7 @@ def negative_adder(model: Any, prepared: Any, config: ExperimentConfig) -> Calla
     positives. Each batch reseeds the sampler from the epoch's generator, so a resumed run
     draws exactly the negatives an uninterrupted one would.
     """
-    if getattr(model, "task", "pointwise") not in ("pairwise", "retrieval") or not prepared.item_field:
+    if model.task not in ("pairwise", "retrieval") or not prepared.item_field:
         return None
     from recforge.core.data.sampling import NegativeSampler
 
@@ -166,14 +166,22 @@ def _prepare(config: ExperimentConfig, store: Any, device: Any) -> tuple[Any, An
     config problem that needs the data or the model (splits, monitor) fails here, before a
     run is recorded."""
     prepared = prepare_data_once(config.data.to_dict(), store)
+    main = distributed.is_main()
+    model, settings = _build(config, prepared, PrepareContext(store=store if main else None, device=device,
+                                                              show_progress=main))
+    return prepared, model, settings
+
+
+def _build(config: ExperimentConfig, prepared: Any, context: PrepareContext) -> tuple[Any, TrainSettings]:
+    """The model on ``context.device``, prepared, and the train settings with the monitor
+    resolved; the checks that need data or model (splits, monitor) run before any training."""
     model = build_model(config, prepared)
     check_splits(config, prepared)
     has_valid = "valid" in prepared.splits and prepared.splits["valid"].num_rows > 0
-    settings = resolve_monitor(config, getattr(model, "task", "pointwise"), has_valid and is_trainable(model))
-    model.to(device)
-    main = distributed.is_main()
-    model.prepare(PrepareContext(store=store if main else None, device=device, show_progress=main))
-    return prepared, model, settings
+    settings = resolve_monitor(config, model.task, has_valid and is_trainable(model))
+    model.to(context.device)
+    model.prepare(context)
+    return model, settings
 
 
 def run_experiment(config: ExperimentConfig | dict[str, Any], store: Any, *, name: str | None = None,
@@ -224,12 +232,7 @@ def train_on(config: ExperimentConfig | dict[str, Any], prepared: Any, run_dir: 
     """
     config = ExperimentConfig.parse(config)
     _setup(config.train)
-    model = build_model(config, prepared)
-    check_splits(config, prepared)
-    has_valid = "valid" in prepared.splits and prepared.splits["valid"].num_rows > 0
-    settings = resolve_monitor(config, getattr(model, "task", "pointwise"), has_valid and is_trainable(model))
-    model.to(device)
-    model.prepare(PrepareContext(device=device))
+    model, settings = _build(config, prepared, PrepareContext(device=device))
     result = _train_and_finish(0, Path(run_dir), config, prepared, model, settings, None, {}, on_event=None,
                                progress=False, device=device, resume=False)
     result.model = model
