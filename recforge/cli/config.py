@@ -51,12 +51,13 @@ def check_config(path: Path, overrides: list[str]) -> dict[str, Any]:
     from recforge.core.config import load_config
     from recforge.core.errors import unknown_name
     from recforge.core.evaluation import resolve_monitor
+    from recforge.core.model import ranker_or_model
     from recforge.core.registry import get_registry
 
     config = load_config(path, overrides)
     registry = get_registry()
     model = config.model
-    ranker = registry.get(model.ranker.name, "ranker").cls
+    ranker = ranker_or_model(registry, model.ranker.name)
     build_params(ranker, model.ranker.params)
     for spec in model.encoders.values():
         build_params(registry.get(spec.name, "encoder").cls, spec.params)

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from recforge.core.errors import ConfigError, unknown_name
 
-KINDS: tuple[str, ...] = ("encoder", "interaction", "ranker", "dataset")
+KINDS: tuple[str, ...] = ("encoder", "interaction", "ranker", "model", "dataset")
 
 
 def param(default: Any, help: str, **extra: Any) -> Any:
@@ -181,7 +181,8 @@ class Ranker(nn.Module, Component):
 
     kind = "ranker"
     task: ClassVar[str] = "pointwise"
-    #: a whole model building itself with ``from_prepared`` rather than a head over an interaction
+    #: a ranker that is a whole model building itself with ``from_prepared`` (the older form
+    #: of :class:`WholeModel`, still accepted from plugins) rather than a head
     standalone: ClassVar[bool] = False
     #: whole models (``standalone = True``) build themselves and read only these ``model``
     #: keys besides ``ranker``; setting any other model key is an error, not a silent no-op.
@@ -201,6 +202,31 @@ class Ranker(nn.Module, Component):
 
     def check_labels(self, labels: Tensor, where: str) -> None:  # noqa: B027 - optional hook
         """Reject labels this head cannot learn from, before any run is recorded. Default: any."""
+
+
+class WholeModel(nn.Module, Component):
+    """A whole model (BPR, LightGCN, two-tower, ...): built from prepared data by itself
+    instead of being a head over encoders and an interaction, registered with
+    ``register_models`` and named in a config like a ranker (``model.ranker: bpr``).
+
+    Implements :class:`recforge.core.model_api.RecommenderModel` directly. Built as
+    ``ModelCls.from_prepared(prepared, model_section, params)`` where ``model_section`` is the
+    validated ``model`` section as a mapping (every key, defaults filled in).
+    """
+
+    kind = "model"
+    task: ClassVar[str] = "pairwise"
+    trainable: ClassVar[bool] = True
+    #: always True: the model assembly builds it with ``from_prepared``
+    standalone: ClassVar[bool] = True
+    #: the ``model`` keys besides ``ranker`` this model reads; any other set key is an error
+    #: (None: undeclared, every key passed on unchecked)
+    model_keys: ClassVar[frozenset[str] | None] = None
+
+    @classmethod
+    def from_prepared(cls, prepared: Any, model_cfg: dict[str, Any], params: Any) -> WholeModel:
+        """Build the model over prepared (or a saved model's restored) data."""
+        raise NotImplementedError
 
 
 class DatasetRecipe(Component):

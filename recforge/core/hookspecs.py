@@ -47,6 +47,16 @@ def register_rankers(register: Register) -> None:
 
 
 @hookspec
+def register_models(register: Register) -> None:
+    """Register whole-model classes (subclasses of ``recforge.core.components.WholeModel``):
+    models that build themselves from prepared data (BPR, LightGCN, two-tower, ...).
+
+    Args:
+        register: call ``register(ModelClass)`` once per model.
+    """
+
+
+@hookspec
 def register_datasets(register: Register) -> None:
     """Register dataset recipes (subclasses of ``recforge.core.components.DatasetRecipe``).
 

@@ -3,8 +3,9 @@
 ``build_model(config, prepared)`` is the one place a config turns into a
 :class:`~recforge.core.model_api.RecommenderModel`:
 
-* a **standalone ranker** (class attribute ``standalone = True``: bpr, two-tower, mf, ...)
-  builds itself through ``Ranker.from_prepared(prepared, model_cfg, params)``;
+* a **whole model** (a :class:`~recforge.core.components.WholeModel` registered with
+  ``register_models``: bpr, two-tower, mf, ...; or a plugin's older ``standalone = True``
+  ranker) builds itself through ``from_prepared(prepared, model_section, params)``;
 * otherwise a :class:`RecModel` is composed: one encoder per field (default by field kind,
   overridden by ``model.encoders.<field>: {name, params}``), their outputs stacked into
   ``[B, F, D]`` (encoders with ``depends_on`` run after their dependencies), the interaction
@@ -25,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from recforge.core import fused_lookup
-from recforge.core.components import Encoder, Interaction, Ranker, SharedTables, build_params
+from recforge.core.components import Encoder, Interaction, Ranker, SharedTables, WholeModel, build_params
 from recforge.core.config_schema import DEFAULT_EMBEDDING_DIM, ExperimentConfig, ModelConfig
 from recforge.core.errors import ConfigError
 from recforge.core.validation import validate
@@ -361,9 +362,9 @@ def build_model(config: Any, prepared: Any, registry: Registry | None = None) ->
     model_cfg = model_section(config)
     lr_groups = config.train.lr_groups if isinstance(config, ExperimentConfig) else \
         dict((dict(config or {}).get("train") or {}).get("lr_groups") or {})
-    ranker_cls = registry.get(model_cfg.ranker.name, "ranker").cls
+    ranker_cls = ranker_or_model(registry, model_cfg.ranker.name)
     params = build_params(ranker_cls, model_cfg.ranker.params)
-    if ranker_cls.standalone:
+    if ranker_cls.standalone:  # a WholeModel (or an older plugin's standalone ranker)
         _check_whole_model_keys(ranker_cls, model_cfg)
         return ranker_cls.from_prepared(prepared, model_cfg.model_dump(), params)
     spec = model_cfg.interaction_spec()
@@ -399,6 +400,15 @@ def build_model(config: Any, prepared: Any, registry: Registry | None = None) ->
     return model
 
 
+def ranker_or_model(registry: Registry, name: str) -> Any:
+    """The class ``model.ranker`` names: a head ranker or a whole model (``register_models``)."""
+    info = registry.get(name)
+    if info.kind not in ("ranker", "model"):
+        raise ConfigError(f"model.ranker '{name}' is a registered {info.kind}, not a ranker or a model",
+                          fix="name a ranker (`recforge components list --kind ranker`) or a model (--kind model)")
+    return info.cls
+
+
 def _check_whole_model_keys(ranker_cls: type, model_cfg: ModelConfig) -> None:
     """A whole model (standalone ranker) reads only some model keys; any other set key is an
     error rather than a silent no-op. Rankers list what they read in ``model_keys``."""
@@ -424,5 +434,6 @@ def component_names(config: dict[str, Any], model: Any) -> list[str]:
         names.update(m.name for m in model.interaction.modules() if isinstance(m, Interaction) and m.name)
     else:
         names.add(model_section(config).ranker.name)
-        names.update(m.name for m in model.modules() if isinstance(m, (Encoder, Interaction, Ranker)) and m.name)
+        names.update(m.name for m in model.modules()
+                     if isinstance(m, (Encoder, Interaction, Ranker, WholeModel)) and m.name)
     return sorted(names)

@@ -39,6 +39,7 @@ HOOK_FOR_KIND = {
     "encoder": "register_encoders",
     "interaction": "register_interactions",
     "ranker": "register_rankers",
+    "model": "register_models",
     "dataset": "register_datasets",
 }
 
@@ -184,7 +185,7 @@ class Registry:
         if not isinstance(cls, type) or not issubclass(cls, Component):
             raise PluginError(
                 f"plugin '{record.name}' registered {cls!r}, which is not a recforge component",
-                fix="subclass Encoder, Interaction, Ranker or DatasetRecipe",
+                fix="subclass Encoder, Interaction, Ranker, WholeModel or DatasetRecipe",
             )
         if not cls.name:
             raise PluginError(

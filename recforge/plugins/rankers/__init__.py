@@ -1,8 +1,10 @@
-"""Built-in rankers plugin: registers every built-in ranker through `register_rankers`.
+"""Built-in rankers plugin: head rankers through `register_rankers`, whole models through
+`register_models`.
 
-Head rankers (``ctr``, ``rating``) sit on top of encoders and an interaction; standalone
-rankers (``bpr``, ``softmax``, ``two-tower``, ``mf``, ``lightgcn``, ``itemknn``, ``content``,
-``ensemble``) are whole models built with ``from_prepared``.
+Head rankers (``ctr``, ``rating``) sit on top of encoders and an interaction; whole models
+(``bpr``, ``softmax``, ``two-tower``, ``mf``, ``lightgcn``, ``itemknn``, ``content``,
+``ensemble``) build themselves with ``from_prepared``. A config names either in
+``model.ranker``.
 """
 
 from __future__ import annotations
@@ -19,12 +21,19 @@ from recforge.plugins.rankers.rating import RatingRanker
 from recforge.plugins.rankers.softmax import SampledSoftmax
 from recforge.plugins.rankers.two_tower import TwoTower
 
-BUILTIN_RANKERS = (CTRRanker, RatingRanker, BPR, SampledSoftmax, TwoTower, MatrixFactorization, LightGCN,
-                   ItemKNN, ContentBased, Ensemble)
+BUILTIN_RANKERS = (CTRRanker, RatingRanker)
+BUILTIN_MODELS = (BPR, SampledSoftmax, TwoTower, MatrixFactorization, LightGCN, ItemKNN, ContentBased, Ensemble)
 
 
 @hookimpl
 def register_rankers(register: Register) -> None:
-    """Register the built-in rankers."""
+    """Register the built-in head rankers."""
     for cls in BUILTIN_RANKERS:
+        register(cls)
+
+
+@hookimpl
+def register_models(register: Register) -> None:
+    """Register the built-in whole models."""
+    for cls in BUILTIN_MODELS:
         register(cls)

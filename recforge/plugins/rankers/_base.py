@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from recforge.core.components import Ranker
+from recforge.core.components import WholeModel
 from recforge.core.config_schema import DEFAULT_EMBEDDING_DIM
 from recforge.core.data.schema import FIRST
 from recforge.core.errors import ConfigError, DataError
@@ -43,11 +43,9 @@ def has_training_data(prepared: Any) -> bool:
     return bool(splits) and "train" in splits and not getattr(prepared, "restored", False)
 
 
-class StandaloneRanker(Ranker):
+class StandaloneRanker(WholeModel):
     """Base of rankers that are whole models over a user-id and an item-id field."""
 
-    standalone: ClassVar[bool] = True
-    trainable: ClassVar[bool] = True
     model_keys: ClassVar[frozenset[str]] = frozenset({"embedding_dim", "embedding_regularizer", "net_regularizer"})
     task: ClassVar[str] = "pairwise"
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from recforge.core.components import Ranker, param
+from recforge.core.components import WholeModel, param
 from recforge.core.errors import ConfigError
 from recforge.core.model import RecModel, build_model
 
@@ -31,7 +31,7 @@ from recforge.core.model import RecModel, build_model
 _SEED_STRIDE = 7919
 
 
-class Ensemble(Ranker):
+class Ensemble(WholeModel):
     """Average of ``members`` composed models built from this ``model`` section.
 
     Predictions average the members' raw scores (logits for CTR heads, ratings for rating
@@ -56,8 +56,6 @@ class Ensemble(Ranker):
     #: every member is a composed model built from the rest of the model section
     model_keys = frozenset({"embedding_dim", "encoders", "interaction", "interactions", "fields", "dropout",
                             "embedding_regularizer", "net_regularizer", "embedding_init_std"})
-    standalone: ClassVar[bool] = True
-    trainable: ClassVar[bool] = True
 
     @dataclass
     class Params:
@@ -84,7 +82,8 @@ class Ensemble(Ranker):
                                   fix="write variants as e.g. [{embedding_dim: 32}, {interaction: deepfm}]")
         from recforge.core.registry import get_registry
 
-        if get_registry().get(params.head, "ranker").cls.standalone:
+        head = get_registry().get(params.head)
+        if head.kind != "ranker" or head.cls.standalone:
             raise ConfigError(f"ensemble head '{params.head}' builds a standalone model, not a head",
                               fix="use a head ranker for the members (ctr or rating)")
         base_seed = int(torch.initial_seed()) % (2**31)

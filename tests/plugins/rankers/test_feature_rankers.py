@@ -118,10 +118,11 @@ def test_rating_head_mse_and_clipped_output() -> None:
         RatingRanker(2, build_params(RatingRanker, {"min_rating": 5, "max_rating": 1}))
 
 
-def test_every_builtin_ranker_is_documented() -> None:
-    rankers = get_registry().list("ranker")
-    names = {r.name for r in rankers}
-    assert {"ctr", "rating", "bpr", "softmax", "two-tower", "mf", "lightgcn", "itemknn", "content"} <= names
+def test_every_builtin_ranker_and_model_is_documented() -> None:
+    rankers = get_registry().list("ranker") + get_registry().list("model")
+    assert {r.name for r in get_registry().list("ranker")} >= {"ctr", "rating"}
+    models = {r.name for r in get_registry().list("model")}
+    assert {"bpr", "softmax", "two-tower", "mf", "lightgcn", "itemknn", "content", "ensemble"} <= models
     for info in rankers:
         if info.plugin != "recforge.plugins.rankers":
             continue
@@ -133,7 +134,7 @@ def test_every_builtin_ranker_is_documented() -> None:
 def test_rebuilt_without_training_rows_scores_the_same_after_loading(prepared, with_encoders, name: str) -> None:  # type: ignore[no-untyped-def]
     from types import SimpleNamespace
 
-    cls = get_registry().get(name, "ranker").cls
+    cls = get_registry().get(name, "model").cls
     cfg = {"embedding_dim": 4, "towers": {"user": {"fields": ["user_id", "age"]}, "item": {"fields": ["item_id", "genre"]}}}
     params = build_params(cls, {"side_fields": ["genre"]} if name == "mf" else {})
     extra = {"encode": lambda texts: torch.tensor([[len(t), t.count("a") + 1.0] for t in texts])} if name == "content" else {}
