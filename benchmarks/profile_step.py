@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(args.threads)
     config = load_config(ROOT / "examples" / "configs" / f"ml100k-ctr-{args.model}.yaml")
-    prepared = prepare_data(config.data.to_dict(), store=None)
+    prepared = prepare_data(config.data_section(), store=None)
     model = build_model(config, prepared)
     train = prepared.splits["train"]
 

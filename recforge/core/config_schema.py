@@ -10,9 +10,10 @@ machinery (:mod:`recforge.core.validation`) once the registry is known.
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from recforge.core.errors import ConfigError
 from recforge.core.validation import Float, Int, Settings, validate
@@ -333,6 +334,16 @@ class ExperimentConfig(Settings):
     model: ModelConfig = Field(default_factory=ModelConfig, description="{embedding_dim, encoders, interaction, ranker, ...}")
     train: TrainConfig = Field(default_factory=TrainConfig, description="{optimizer, lr, batch_size, epochs, ...}")
     eval: EvalConfig = Field(default_factory=EvalConfig, description="{metrics, k, protocol, splits, group_by}")
+    #: the mapping this config was validated from, kept so runs store the config as written
+    _raw: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as the user wrote it (after overrides), for the store and saved models."""
+        return copy.deepcopy(self._raw) if self._raw is not None else super().to_dict()
+
+    def data_section(self) -> dict[str, Any]:
+        """The ``data`` section as written: what the data layer reads and fingerprints."""
+        return dict(self.to_dict().get("data") or {})
 
     @classmethod
     def parse(cls, raw: Any) -> ExperimentConfig:
@@ -347,4 +358,6 @@ class ExperimentConfig(Settings):
                 raw = {**raw, section: {}}
         if "data" not in raw:
             raise ConfigError("config has no 'data' section", fix="add data: {recipe: ..., ...}")
-        return validate(cls, raw, "", fix=None)
+        config = validate(cls, raw, "", fix=None)
+        config._raw = copy.deepcopy(raw)
+        return config

@@ -146,7 +146,7 @@ def model_summary(config: Any) -> str:
     return f"{inter}/{model.ranker.name}" if inter else model.ranker.name
 
 
-def prepare_data_once(data_cfg: Any, store: Any) -> Any:
+def prepare_data_once(data_cfg: dict[str, Any], store: Any) -> Any:
     """``prepare_data`` on every rank, rank 0 first: it writes the prepared-data cache that
     the others then read, so no two processes write the same cache folder."""
     from recforge.core.data import prepare_data
@@ -154,7 +154,6 @@ def prepare_data_once(data_cfg: Any, store: Any) -> Any:
     main = distributed.is_main()
     if not main:
         distributed.barrier()
-    data_cfg = data_cfg.to_dict() if hasattr(data_cfg, "to_dict") else data_cfg
     prepared = prepare_data(data_cfg, store=store if main else None)
     if main:
         distributed.barrier()
@@ -165,7 +164,7 @@ def _prepare(config: ExperimentConfig, store: Any, device: Any) -> tuple[Any, An
     """Prepared data, the built model and the train settings with the monitor resolved; every
     config problem that needs the data or the model (splits, monitor) fails here, before a
     run is recorded."""
-    prepared = prepare_data_once(config.data.to_dict(), store)
+    prepared = prepare_data_once(config.data_section(), store)
     main = distributed.is_main()
     model, settings = _build(config, prepared, PrepareContext(store=store if main else None, device=device,
                                                               show_progress=main))
@@ -329,7 +328,7 @@ def evaluate_run(run_id: int, store: Any, split: str = "test", device: str = "cp
         store = store if distributed.is_main() else None
         model_dir = distributed.broadcast_object(str(Path(store.run_dir(run_id)) / "model") if store is not None else None)
         loaded = load_model(model_dir, store=store, device=device)
-        prepared = prepare_data_once(ExperimentConfig.parse(loaded.config).data.to_dict(), store)
+        prepared = prepare_data_once(ExperimentConfig.parse(loaded.config).data_section(), store)
         if split not in prepared.splits:
             raise ConfigError(f"the data of run {run_id} has no '{split}' split",
                               fix=f"use one of {', '.join(prepared.splits)}")
