@@ -23,6 +23,7 @@ from recforge.core.errors import NotFoundError, StoreError, unknown_name
 from recforge.core.store import artifacts as files
 from recforge.core.store import provenance
 from recforge.core.store.conflicts import retry_on_conflict
+from recforge.core.store.dependents import DependentModelsError
 from recforge.core.store.engine import database_url, make_engine, make_session_factory, redact
 from recforge.core.store.model_registry import ModelRegistryMixin
 from recforge.core.store.schema_check import ensure_schema
@@ -31,6 +32,7 @@ from recforge.core.store.tables import (
     Artifact,
     Experiment,
     Metric,
+    ModelVersion,
     Param,
     Run,
     utcnow,
@@ -275,14 +277,35 @@ class Store(ModelRegistryMixin):
                 raise NotFoundError(f"run {run_id} does not exist", fix="see `recforge runs list`")
             return run
 
-    def delete_run(self, run_id: int) -> None:
-        """Delete the run's rows (params, metrics, artifacts) and its artifact folder."""
+    def dependent_models(self, run_id: int) -> list[ModelVersion]:
+        """Registered model versions whose weights are ``run_id``'s saved model."""
+        with self.session() as session:
+            self._run(session, run_id)
+            query = select(ModelVersion).where(ModelVersion.run_id == int(run_id))
+            return list(session.scalars(query.order_by(ModelVersion.name, ModelVersion.version)))
+
+    def delete_run(self, run_id: int, *, cascade: bool = False) -> list[ModelVersion]:
+        """Delete the run's rows (params, metrics, artifacts) and its artifact folder.
+
+        A registered model version serves the run's saved model, so deleting the run would
+        leave a version (maybe in production) whose weights are gone. Such a delete raises
+        :class:`DependentModelsError` naming the versions, unless ``cascade`` is set: then the
+        versions are deregistered in the same transaction and returned. The CLI, the console
+        and the API all come through here, so they share the rule.
+        """
         with self.session() as session:
             run = self._run(session, run_id)
+            query = select(ModelVersion).where(ModelVersion.run_id == run.id)
+            versions = list(session.scalars(query.order_by(ModelVersion.name, ModelVersion.version)))
+            if versions and not cascade:
+                raise DependentModelsError(run.id, versions)
+            for mv in versions:
+                session.delete(mv)
             for table in (Param, Metric, Artifact):
                 session.execute(delete(table).where(table.run_id == run.id))
             session.delete(run)
         files.remove_run_dir(int(run_id))
+        return versions
 
     def get_metrics(self, run_id: int, key: str | None = None) -> list[Metric]:
         """All metric values of a run ordered by key, step and logging order."""
