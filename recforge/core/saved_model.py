@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from recforge.core.config import dump_config, parse_yaml
 from recforge.core.errors import ArtifactError, RecforgeError
+from recforge.core.safetensors_guard import check_allocation, os_error_of
 from recforge.core.store.artifacts import confined
 
 MODEL_FILES = ("config.yaml", "featuremap.json", "model.safetensors", "components.json",
@@ -58,7 +59,10 @@ def save_tensors(tensors: dict[str, Tensor], path: Path, metadata: dict[str, str
         unique[name] = t.to("cpu").contiguous().clone() if t.numel() else t.to("cpu").contiguous()
     meta = dict(metadata or {})
     meta["aliases"] = json.dumps(aliases)
-    save_file(unique, str(path), metadata=meta)
+    try:
+        save_file(unique, str(path), metadata=meta)
+    except SafetensorError as err:  # a full disk surfaces as SafetensorError, not OSError
+        raise os_error_of(err, path) from None
 
 
 def load_tensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
@@ -319,6 +323,7 @@ def load_model(folder: str | Path, store: Any = None, device: str = "cpu") -> Lo
     data = SavedData(featuremap, dict(fields), roles.get("label"), roles.get("user_field"),
                      roles.get("item_field"), fingerprint=roles.get("fingerprint", ""))
     seen, _ = load_tensors(folder / "seen.safetensors")
+    check_allocation(lambda: build_model(config, data), folder / "model.safetensors")
     try:  # most models keep everything they need in their weights ...
         model = build_model(config, data)
     except (RecforgeError, KeyError):

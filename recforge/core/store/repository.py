@@ -17,14 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 
 from recforge.core.errors import NotFoundError, StoreError, unknown_name
 from recforge.core.store import artifacts as files
+from recforge.core.store import limits
 from recforge.core.store import provenance
 from recforge.core.store.conflicts import retry_on_conflict
 from recforge.core.store.dependents import DependentModelsError
-from recforge.core.store.engine import database_url, make_engine, make_session_factory, redact
+from recforge.core.store.engine import database_url, is_read_only, make_engine, make_session_factory, redact
+from recforge.core.store.write_errors import write_failure
 from recforge.core.store.model_registry import ModelRegistryMixin
 from recforge.core.store.schema_check import ensure_schema
 from recforge.core.store.tables import (
@@ -98,6 +101,17 @@ class Store(ModelRegistryMixin):
         return cls(engine)
 
     @property
+    def read_only(self) -> bool:
+        """Opened read-only (a SQLite file on a read-only mount): reads work, writes are refused."""
+        return is_read_only(self.engine.url)
+
+    @property
+    def where(self) -> str:
+        """The store for messages: the SQLite file path, else the redacted URL."""
+        url = self.engine.url
+        return (url.database or "").removeprefix("file:") if url.get_backend_name() == "sqlite" else self.url
+
+    @property
     def url(self) -> str:
         """The database URL with any password hidden."""
         return redact(str(self.engine.url))
@@ -114,8 +128,11 @@ class Store(ModelRegistryMixin):
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in a transaction that commits on success and rolls back on error."""
-        with self._sessions.begin() as session:
-            yield session
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as err:
+            raise write_failure(err, self.where) or err from None
 
     # ------------------------------------------------------------------ runs
     def _run(self, session: Session, run_id: int) -> Run:
@@ -142,6 +159,7 @@ class Store(ModelRegistryMixin):
         """
         if not experiment or not str(experiment).strip():
             raise StoreError("a run needs an experiment name", fix="set `experiment:` in the config")
+        limits.check_run_texts(experiment, name, dict(config or {}))
         plugin_versions = dict(plugins) if plugins is not None else provenance.plugin_versions()
 
         def write() -> Run:
@@ -259,7 +277,7 @@ class Store(ModelRegistryMixin):
         """
         if status is not None and status not in RUN_STATUSES:
             raise unknown_name("run status", status, RUN_STATUSES, fix=f"use one of {', '.join(RUN_STATUSES)}")
-        if stale_after_s is not None:
+        if stale_after_s is not None and not self.read_only:
             self.mark_stale_runs(stale_after_s)
         query = self._run_query().order_by(Run.id.desc())
         if experiment is not None:
