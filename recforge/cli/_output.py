@@ -18,6 +18,8 @@ import click
 
 #: C0 and C1 control characters, DEL, and the Unicode bidi overrides/isolates that reorder text
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: what ``json.dumps`` leaves raw inside strings: DEL, C1 controls and the bidi characters
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -46,7 +48,7 @@ def emit_json(obj: Any) -> None:
     would print raw) are escaped as ``\\uXXXX`` so the document stays valid and inert.
     """
     text = json.dumps(obj, indent=2, default=str, ensure_ascii=False)
-    click.echo(_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+    click.echo(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def emit_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

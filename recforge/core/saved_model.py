@@ -396,7 +396,8 @@ def _write_checkpoint(folder: Path, tmp: Path, model: nn.Module, optimizer: torc
 
 def latest_checkpoint(root: Path) -> Path | None:
     """The newest complete ``epoch-NNNN`` checkpoint under ``root``."""
-    done = sorted(p for p in root.glob("epoch-*") if (p / "state.json").is_file()) if root.is_dir() else []
+    done = sorted(p for p in root.glob("epoch-*") if p.suffix != ".tmp" and (p / "state.json").is_file()) \
+        if root.is_dir() else []
     return done[-1] if done else None
 
 

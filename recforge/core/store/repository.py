@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from recforge.core.errors import NotFoundError, StoreError, unknown_name
 from recforge.core.store import artifacts as files
-from recforge.core.store import limits
+from recforge.core.store import limits, liveness
 from recforge.core.store import provenance
 from recforge.core.store.conflicts import retry_on_conflict
 from recforge.core.store.dependents import DependentModelsError
@@ -74,6 +74,18 @@ def stale_after_s() -> float:
 def to_json_safe(value: Any) -> Any:
     """A JSON round-trip of ``value``; paths and other objects become strings."""
     return json.loads(json.dumps(value, default=str))
+
+
+def _metric_rows(run_id: int, metrics: Mapping[str, Any], step: int) -> list[Metric]:
+    """Metric rows for ``metrics`` at ``step``; NaN becomes NULL, a non-number a StoreError."""
+    rows = []
+    for key, value in metrics.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise StoreError(f"metric '{key}' of run {run_id} is {value!r}, not a number", fix="log numbers only") from None
+        rows.append(Metric(run_id=int(run_id), key=str(key), value=None if math.isnan(number) else number, step=int(step)))
+    return rows
 
 
 class Store(ModelRegistryMixin):
@@ -197,9 +209,66 @@ class Store(ModelRegistryMixin):
         return self.get_run(run_id)
 
     def start_run(self, run_id: int) -> Run:
-        """Mark a run running (also resumes an interrupted or failed one)."""
+        """Mark a run running (also resumes an interrupted or failed one).
+
+        The calling process is recorded in the run's folder (:mod:`.liveness`), so a run whose
+        process died can be resumed at once (:meth:`release_dead_run`).
+        """
         now = utcnow()
-        return self._transition(run_id, "running", started_at=now, heartbeat_at=now, ended_at=None, error=None)
+        run = self._transition(run_id, "running", started_at=now, heartbeat_at=now, ended_at=None, error=None)
+        liveness.write_marker(files.run_dir(run_id))
+        return run
+
+    def release_dead_run(self, run_id: int, *, force: bool = False) -> None:
+        """Let ``resume`` take over a run left ``running``: fail it when its process is gone.
+
+        The process is gone when it is known dead on this host (:func:`liveness.process_alive`),
+        its heartbeat is older than :func:`stale_after_s`, or ``force`` says so. Otherwise a
+        :class:`StoreError` says who runs it, when it becomes resumable and how to force it.
+        """
+        run = self.get_run(run_id)
+        if run.status != "running":
+            return
+        marker = liveness.read_marker(files.run_dir(run_id))
+        alive = liveness.process_alive(marker)
+        timeout = stale_after_s()
+        last = run.heartbeat_at or run.started_at or run.created_at
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=dt.timezone.utc)
+        stale = last is None or utcnow() - last > dt.timedelta(seconds=timeout)
+        if force or alive is False or (alive is None and stale):
+            why = "resumed with --force" if force and alive is not False else "process died"
+            with self.session() as session:
+                session.execute(update(Run).where(Run.id == run.id, Run.status == "running")
+                                .values(status="failed", error=f"{why} (pid {(marker or {}).get('pid', '?')})",
+                                        ended_at=utcnow()))
+            return
+        who = f"pid {marker['pid']} on {marker['host']}" if marker else "a process (unknown pid)"
+        if alive:
+            raise StoreError(f"run {run_id} is still being trained by {who}, which is alive",
+                             fix=f"stop that process first (kill {marker['pid']}) or wait for it to end" if marker
+                             else "wait for it to end")
+        until = (last + dt.timedelta(seconds=timeout)).strftime("%H:%M:%S UTC") if last else "now"
+        raise StoreError(
+            f"run {run_id} is running ({who}, last heartbeat {last:%H:%M:%S} UTC); it becomes resumable when "
+            f"the heartbeat is {timeout:.0f} s old ({STALE_ENV}), at {until}",
+            fix=f"if its process is gone, run `recforge resume {run_id} --force` now")
+
+    def reset_epoch_metrics(self, run_id: int, history: list[dict[str, Any]]) -> None:
+        """Make the run's metric rows exactly ``history`` (``[{"epoch": e, key: value}]``).
+
+        A resumed run continues from its last complete checkpoint, whose history lists every
+        epoch before it. Rows a killed attempt logged after that checkpoint, its final rows and
+        its model artifact row are dropped, and rows it never got to write are restored, in one
+        transaction: the resumed run ends with the rows of an uninterrupted one.
+        """
+        rows = [row for entry in history
+                for row in _metric_rows(run_id, {k: v for k, v in entry.items() if k != "epoch"}, int(entry["epoch"]))]
+        with self.session() as session:
+            self._run(session, run_id)
+            session.execute(delete(Metric).where(Metric.run_id == int(run_id)))
+            session.execute(delete(Artifact).where(Artifact.run_id == int(run_id), Artifact.kind == "model"))
+            session.add_all(rows)
 
     def finish_run(self, run_id: int) -> Run:
         return self._transition(run_id, "finished", ended_at=utcnow())
@@ -242,13 +311,7 @@ class Store(ModelRegistryMixin):
 
     def log_metrics(self, run_id: int, metrics: Mapping[str, float], step: int = 0) -> None:
         """Append metric values at ``step``; NaN is stored as NULL (SQLite cannot keep NaN)."""
-        rows = []
-        for key, value in metrics.items():
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise StoreError(f"metric '{key}' of run {run_id} is {value!r}, not a number", fix="log numbers only") from None
-            rows.append(Metric(run_id=int(run_id), key=str(key), value=None if math.isnan(number) else number, step=int(step)))
+        rows = _metric_rows(run_id, metrics, step)
         with self.session() as session:
             self._run(session, run_id)
             session.add_all(rows)
