@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +66,8 @@ def run_ids(home: Path) -> list[int]:
         conn.close()
 
 
-def kill_at(home: Path, stage: str, config: str, ready: Path) -> subprocess.Popen:
-    victim = spawn(home, PAUSE, stage, str(ready), "train", config, "--json")
-    deadline = time.monotonic() + 300
+def wait_ready(victim: subprocess.Popen, ready: Path, stage: str) -> None:
+    deadline = time.monotonic() + 600
     while not ready.exists():
         if victim.poll() is not None:
             raise AssertionError(f"the victim ended before {stage}: {victim.communicate()}")
@@ -75,63 +75,74 @@ def kill_at(home: Path, stage: str, config: str, ready: Path) -> subprocess.Pope
             victim.kill()
             raise AssertionError(f"timed out waiting for {stage}")
         time.sleep(0.05)
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.communicate()
-    assert victim.returncode == -signal.SIGKILL
-    return victim
+
+
+@dataclass
+class Outcome:
+    """One stage: its home, the run ids after the kill, and what the resume printed."""
+
+    home: Path
+    ids_after_kill: list[int]
+    code: int = -1
+    out: str = ""
+    err: str = ""
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str, Any], list[Any]]:
-    root = tmp_path_factory.mktemp("kill-reference")
+def killed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The reference run and every stage's kill + resume, run side by side (CI has 2 cores)."""
+    root = tmp_path_factory.mktemp("kill-resume")
     config = _config(root)
-    home = root / "home"
-    code, out, err = finish(recforge(home, "train", config, "--json"))
+    reference = recforge(root / "reference", "train", config, "--json")
+    victims = {stage: spawn(root / stage, PAUSE, stage, str(root / f"{stage}.ready"), "train", config, "--json")
+               for stage in STAGES}
+    outcomes: dict[str, Outcome] = {}
+    resumes = {}
+    for stage, victim in victims.items():
+        wait_ready(victim, root / f"{stage}.ready", stage)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.communicate()
+        assert victim.returncode == -signal.SIGKILL
+        home = root / stage
+        outcomes[stage] = Outcome(home, run_ids(home))
+        # resume at once (the pid is dead); killed before the run row exists: train again
+        resumes[stage] = (recforge(home, "resume", str(outcomes[stage].ids_after_kill[0]), "--json")
+                          if outcomes[stage].ids_after_kill else recforge(home, "train", config, "--json"))
+    code, out, err = finish(reference)
     assert code == 0, err
-    result = last_json(out)
-    return root, config, result, metric_rows(home, result["run_id"])
+    for stage, proc in resumes.items():
+        outcomes[stage].code, outcomes[stage].out, outcomes[stage].err = finish(proc)
+    expected = last_json(out)
+    return {"config": config, "expected": expected, "rows": metric_rows(root / "reference", expected["run_id"]),
+            "outcomes": outcomes}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", STAGES)
-def test_sigkill_then_resume_gives_the_rows_of_an_uninterrupted_run(
-        stage: str, reference: tuple[Path, str, dict[str, Any], list[Any]], tmp_path: Path) -> None:
-    _, config, expected, expected_rows = reference
-    home = tmp_path / "home"
-    kill_at(home, stage, config, tmp_path / "ready")
-    ids = run_ids(home)
-    if stage == "data-prep":  # killed before the run row exists: nothing to resume, train again
-        assert ids == []
-        code, out, err = finish(recforge(home, "train", config, "--json"))
-    else:
-        assert len(ids) == 1
-        code, out, err = finish(recforge(home, "resume", str(ids[0]), "--json"))  # at once: the pid is dead
-    assert code == 0, err
-    result = last_json(out)
+def test_sigkill_then_resume_gives_the_rows_of_an_uninterrupted_run(stage: str, killed: dict[str, Any]) -> None:
+    outcome: Outcome = killed["outcomes"][stage]
+    expected = killed["expected"]
+    assert outcome.ids_after_kill == ([] if stage == "data-prep" else [1])  # no run row before data is ready
+    assert outcome.code == 0, outcome.err
+    result = last_json(outcome.out)
     assert result["status"] == "finished"
     assert result["valid"] == expected["valid"] and result["test"] == expected["test"]
-    assert metric_rows(home, result["run_id"]) == expected_rows
-    assert model_artifacts(home, result["run_id"]) == 1
-    run_dir = home / "artifacts" / "runs" / str(result["run_id"])
+    assert metric_rows(outcome.home, result["run_id"]) == killed["rows"]
+    assert model_artifacts(outcome.home, result["run_id"]) == 1
+    run_dir = outcome.home / "artifacts" / "runs" / str(result["run_id"])
     assert not list(run_dir.rglob("*.tmp*")), list(run_dir.rglob("*.tmp*"))
 
 
 @pytest.mark.slow
-def test_resume_of_a_live_run_says_when_and_how(tmp_path: Path,
-                                                reference: tuple[Path, str, dict[str, Any], list[Any]]) -> None:
-    """A run whose process is alive is not taken over; the message names the pid and --force."""
-    _, config, _, _ = reference
-    home = tmp_path / "home"
-    ready = tmp_path / "ready"
-    victim = spawn(home, PAUSE, "mid-epoch", str(ready), "train", config)
+def test_resume_of_a_live_run_says_who_runs_it(tmp_path: Path, killed: dict[str, Any]) -> None:
+    """A run whose process is alive is not taken over; the one-line message names the pid."""
+    home, ready = tmp_path / "home", tmp_path / "ready"
+    victim = spawn(home, PAUSE, "mid-epoch", str(ready), "train", killed["config"])
     try:
-        deadline = time.monotonic() + 300
-        while not ready.exists() and time.monotonic() < deadline and victim.poll() is None:
-            time.sleep(0.05)
-        run_id = run_ids(home)[0]
-        code, out, err = finish(recforge(home, "resume", str(run_id)))
+        wait_ready(victim, ready, "mid-epoch")
+        code, out, err = finish(recforge(home, "resume", "1"))
         assert code == 1 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
-        assert f"pid {victim.pid}" in err and "alive" in err
+        assert f"pid {victim.pid}" in err and "alive" in err and "report it" not in err
     finally:
         victim.kill()
         victim.communicate()
