@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from recforge.core.data.csv_check import check_csv
 from recforge.core.errors import DataError
 
 FORMATS: tuple[str, ...] = ("csv", "tsv", "parquet", "jsonl", "json")
@@ -111,6 +112,7 @@ def read_table(
         if fmt in ("csv", "tsv"):
             if sep is None:
                 sep = "\t" if fmt == "tsv" else _sniff_sep(path, encoding)
+            check_csv(path, sep=sep, header=header, names=names, encoding=encoding, quoting=quoting)
             frame = pd.read_csv(
                 path,
                 sep=sep,
