@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from recforge.core.errors import StoreError
+from recforge.core.errors import NotFoundError, StoreError
 
 #: run, experiment and model names; tag keys
 MAX_NAME_CHARS = 200
@@ -44,3 +44,20 @@ def check_tags(tags: Mapping[str, Any]) -> None:
         check_text(f"tag key '{str(key)[:40]}'", str(key), MAX_NAME_CHARS, "use a shorter tag key")
         check_text(f"the value of tag '{str(key)[:40]}'", "" if value is None else str(value), MAX_TEXT_CHARS,
                    "use a shorter tag value")
+
+
+#: the range of a 64-bit signed integer column (SQLite INTEGER, PostgreSQL BIGINT)
+MAX_ROW_ID = 2**63 - 1
+
+
+def row_id(value: Any, what: str) -> int:
+    """``value`` as a row id; one beyond the database's integer range cannot exist.
+
+    Without this check ``recforge runs show 99999999999999999999`` reaches the driver, which
+    raises ``OverflowError`` instead of saying the run does not exist.
+    """
+    number = int(value)
+    if not -MAX_ROW_ID - 1 <= number <= MAX_ROW_ID:
+        listing = "`recforge models list`" if "model" in what else "`recforge runs list`"
+        raise NotFoundError(f"{what} {number} does not exist (beyond the largest possible id)", fix=f"see {listing}")
+    return number

@@ -66,7 +66,8 @@ class ModelRegistryMixin:
 
     def _model(self, session: Session, name: str, version: int | None) -> ModelVersion:
         query = select(ModelVersion).where(ModelVersion.name == name)
-        query = query.order_by(ModelVersion.version.desc()) if version is None else query.where(ModelVersion.version == int(version))
+        query = (query.order_by(ModelVersion.version.desc()) if version is None
+                 else query.where(ModelVersion.version == limits.row_id(version, f"model '{name}' version")))
         mv = session.scalars(query).first()
         if mv is None:
             what = f"model '{name}'" + ("" if version is None else f" version {version}")

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from recforge.core.errors import NotFoundError, StoreError, unknown_name
 from recforge.core.store import artifacts as files
 from recforge.core.store import limits, liveness
+from recforge.core.store.limits import row_id
 from recforge.core.store import provenance
 from recforge.core.store.conflicts import retry_on_conflict
 from recforge.core.store.dependents import DependentModelsError
@@ -148,7 +149,7 @@ class Store(ModelRegistryMixin):
 
     # ------------------------------------------------------------------ runs
     def _run(self, session: Session, run_id: int) -> Run:
-        run = session.get(Run, int(run_id))
+        run = session.get(Run, row_id(run_id, "run"))
         if run is None:
             raise NotFoundError(f"run {run_id} does not exist", fix="see `recforge runs list`")
         return run
@@ -353,7 +354,7 @@ class Store(ModelRegistryMixin):
     def get_run(self, run_id: int) -> Run:
         """The run with params, metrics and artifacts loaded; :class:`NotFoundError` if missing."""
         with self.session() as session:
-            run = session.scalars(self._run_query().where(Run.id == int(run_id))).first()
+            run = session.scalars(self._run_query().where(Run.id == row_id(run_id, "run"))).first()
             if run is None:
                 raise NotFoundError(f"run {run_id} does not exist", fix="see `recforge runs list`")
             return run
@@ -390,7 +391,7 @@ class Store(ModelRegistryMixin):
 
     def get_metrics(self, run_id: int, key: str | None = None) -> list[Metric]:
         """All metric values of a run ordered by key, step and logging order."""
-        query = select(Metric).where(Metric.run_id == int(run_id)).order_by(Metric.key, Metric.step, Metric.id)
+        query = select(Metric).where(Metric.run_id == row_id(run_id, "run")).order_by(Metric.key, Metric.step, Metric.id)
         if key is not None:
             query = query.where(Metric.key == key)
         with self.session() as session:
