@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from recforge.core.config import dump_config, parse_yaml
 from recforge.core.errors import ArtifactError, RecforgeError
+from recforge.core.saved_json import read_object
 from recforge.core.safetensors_guard import check_allocation, os_error_of
 from recforge.core.store.artifacts import confined
 
@@ -103,7 +104,12 @@ def load_weights(model: nn.Module, tensors: dict[str, Tensor], source: str, stri
             owner_name, _, leaf = name.rpartition(".")
             owner = model.get_submodule(owner_name) if owner_name else model
             owner._buffers[leaf] = value.clone()
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
+    except RuntimeError as err:  # size mismatches: weights of another shape than the config builds
+        first = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line), str(err)[:200])
+        raise ArtifactError(f"{source} does not fit the model its config builds ({first})",
+                            fix="save the model again; never edit files of a saved model") from None
     if strict and (missing or unexpected):
         what = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
         raise ArtifactError(f"{source} does not match the model its config builds ({what})",
@@ -317,8 +323,8 @@ def load_model(folder: str | Path, store: Any = None, device: str = "cpu") -> Lo
     verify_manifest(folder)
     config = parse_yaml((folder / "config.yaml").read_text(encoding="utf-8"), str(folder / "config.yaml"))
     featuremap = FeatureMap.load(folder / "featuremap.json")
-    comp = json.loads((folder / "components.json").read_text())
-    roles = comp.get("data", {})
+    comp = read_object(folder / "components.json", {"data": dict, "versions": dict})
+    roles = comp.get("data") or {}
     fields = featuremap.fields if isinstance(featuremap.fields, dict) else {f.name: f for f in featuremap.fields}
     data = SavedData(featuremap, dict(fields), roles.get("label"), roles.get("user_field"),
                      roles.get("item_field"), fingerprint=roles.get("fingerprint", ""))
@@ -338,7 +344,7 @@ def load_model(folder: str | Path, store: Any = None, device: str = "cpu") -> Lo
     model.to(device)
     model.prepare(PrepareContext(store=store, device=device))
     model.eval()
-    items = json.loads((folder / "items.json").read_text(encoding="utf-8"))
+    items = read_object(folder / "items.json", {"ids": list, "meta": dict})
     return LoadedModel(model, config, data, items.get("ids", []), items.get("meta", {}),
                        seen["indptr"], seen["indices"], folder)
 
