@@ -125,6 +125,28 @@ def row_number(series: pd.Series, position: int) -> int:
     return int(label) + 1 if isinstance(label, (int, np.integer)) else position + 1
 
 
+#: what ``pandas.api.types.infer_dtype`` says of object columns that hold only flat values
+_FLAT_KINDS = {"string", "integer", "floating", "mixed-integer-float", "boolean", "empty", "decimal", "bytes"}
+
+
+def require_flat(series: pd.Series, column: str, source: Any = None) -> None:
+    """Refuse nested values (lists, structs, maps from JSON lines or Parquet) in a feature column.
+
+    They used to reach the key factorisation and fail with "unhashable type: 'list'".
+    """
+    if series.dtype != object or pd.api.types.infer_dtype(series, skipna=True) in _FLAT_KINDS:
+        return
+    nested = series.map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray))).to_numpy(dtype=bool)
+    if nested.any():
+        row = int(np.flatnonzero(nested)[0])
+        kind = type(series.iloc[row]).__name__.replace("ndarray", "list")
+        raise DataError(
+            f"{where(column, source)} holds a nested value (a {kind}) at row {row_number(series, row)}; "
+            "features must be flat values (text or numbers)",
+            fix="flatten the column, e.g. join a list with '|' and declare the field multi_categorical with sep: '|'",
+        )
+
+
 #: the largest magnitude a numeric value may have: its square (standardisation) must stay finite
 MAX_ABS_NUMBER = 1e150
 
