@@ -91,5 +91,6 @@ def _check_quoted(text: str, path: Path, sep: str, width: int, quoting: int) -> 
                 raise DataError(f"line {start} of {path} has {what}", fix=_FIX)
             start = reader.line_num + 1
     except csv.Error as err:
-        raise DataError(f"line {start} of {path} has broken quoting ({err})",
+        what = "a quote that is never closed" if "end of data" in str(err) else f"broken quoting ({err})"
+        raise DataError(f"line {start} of {path} has {what}",
                         fix="close the quote on that line, or double a quote inside quoted text") from None
