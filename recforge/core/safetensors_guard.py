@@ -69,10 +69,11 @@ def check_allocation(build: Callable[[], torch.nn.Module], weights: Path) -> Non
 def os_error_of(err: BaseException, path: Path) -> OSError:
     """The :class:`OSError` inside a safetensors write error (``Os { code: 28, ... }``).
 
-    safetensors reports a full disk as ``SafetensorError: Error while serializing: IoError(Os
-    { code: 28, kind: StorageFull, ... })``; every writer maps ``OSError`` to its documented
-    message, so the code is recovered here (``EIO`` when the text carries none).
+    safetensors reports a full disk as ``SafetensorError: Error while serializing: I/O error: No
+    space left on device (os error 28)`` (older releases: ``IoError(Os { code: 28, ... })``);
+    every writer maps ``OSError`` to its documented message, so the code is recovered here
+    (``EIO`` when the text carries none).
     """
-    found = re.search(r"code: (\d+)", str(err))
+    found = re.search(r"(?:code: |os error )(\d+)", str(err))
     code = int(found.group(1)) if found else errno.EIO
     return OSError(code, os.strerror(code), str(path))

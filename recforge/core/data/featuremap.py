@@ -406,8 +406,12 @@ class FeatureMap:
         """Write JSON atomically (temp file + rename)."""
         path = Path(path)
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, path)
+        except BaseException:  # a full disk: leave no half-written temporary file behind
+            tmp.unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path: str | Path) -> FeatureMap:
