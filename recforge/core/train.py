@@ -453,7 +453,7 @@ class Trainer:
             # makes that average the gradient of the global batch's mean loss
             scaled = loss * (n_local * self.world / n_global) if self.world > 1 else loss
             if self.s.stop_on_nonfinite and not bool(torch.isfinite(loss)):
-                raise TrainingDiverged(f"train.loss is {float(loss)} at epoch {epoch} step {step}")
+                raise TrainingDiverged(f"train.loss is {float(loss.detach())} at epoch {epoch} step {step}")
             self.optimizer.zero_grad(set_to_none=True)
             scaled.backward()
             if self.s.grad_clip > 0:
