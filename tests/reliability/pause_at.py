@@ -69,7 +69,7 @@ def install() -> None:
 
         saved_model.save_tensors = save_tensors
     elif STAGE == "metrics-write":
-        original_rows = repository._metric_rows
+        original_rows = repository.metric_rows
 
         class Frozen(list):
             """Rows whose insertion freezes the process inside the open transaction."""
@@ -86,7 +86,7 @@ def install() -> None:
                 self.flush()  # the rows are in the database's open transaction
                 freeze()
 
-        repository._metric_rows = metric_rows
+        repository.metric_rows = metric_rows
         repository.Session.add_all = add_all  # type: ignore[method-assign]
     else:
         raise SystemExit(f"unknown stage {STAGE}")

@@ -30,6 +30,7 @@ from recforge.core.store.dependents import DependentModelsError
 from recforge.core.store.engine import database_url, is_read_only, make_engine, make_session_factory, redact
 from recforge.core.store.write_errors import write_failure
 from recforge.core.store.model_registry import ModelRegistryMixin
+from recforge.core.store.recovery import RecoveryMixin, metric_rows
 from recforge.core.store.schema_check import ensure_schema
 from recforge.core.store.tables import (
     RUN_STATUSES,
@@ -77,19 +78,7 @@ def to_json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _metric_rows(run_id: int, metrics: Mapping[str, Any], step: int) -> list[Metric]:
-    """Metric rows for ``metrics`` at ``step``; NaN becomes NULL, a non-number a StoreError."""
-    rows = []
-    for key, value in metrics.items():
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise StoreError(f"metric '{key}' of run {run_id} is {value!r}, not a number", fix="log numbers only") from None
-        rows.append(Metric(run_id=int(run_id), key=str(key), value=None if math.isnan(number) else number, step=int(step)))
-    return rows
-
-
-class Store(ModelRegistryMixin):
+class Store(ModelRegistryMixin, RecoveryMixin):
     """Runs, metrics, artifacts, registered models, datasets and the text-cache index."""
 
     def __init__(self, engine: Engine) -> None:
@@ -220,57 +209,6 @@ class Store(ModelRegistryMixin):
         liveness.write_marker(files.run_dir(run_id))
         return run
 
-    def release_dead_run(self, run_id: int, *, force: bool = False) -> None:
-        """Let ``resume`` take over a run left ``running``: fail it when its process is gone.
-
-        The process is gone when it is known dead on this host (:func:`liveness.process_alive`),
-        its heartbeat is older than :func:`stale_after_s`, or ``force`` says so. Otherwise a
-        :class:`StoreError` says who runs it, when it becomes resumable and how to force it.
-        """
-        run = self.get_run(run_id)
-        if run.status != "running":
-            return
-        marker = liveness.read_marker(files.run_dir(run_id))
-        alive = liveness.process_alive(marker)
-        timeout = stale_after_s()
-        last = run.heartbeat_at or run.started_at or run.created_at
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=dt.timezone.utc)
-        stale = last is None or utcnow() - last > dt.timedelta(seconds=timeout)
-        if force or alive is False or (alive is None and stale):
-            why = "resumed with --force" if force and alive is not False else "process died"
-            with self.session() as session:
-                session.execute(update(Run).where(Run.id == run.id, Run.status == "running")
-                                .values(status="failed", error=f"{why} (pid {(marker or {}).get('pid', '?')})",
-                                        ended_at=utcnow()))
-            return
-        who = f"pid {marker['pid']} on {marker['host']}" if marker else "a process (unknown pid)"
-        if alive:
-            raise StoreError(f"run {run_id} is still being trained by {who}, which is alive",
-                             fix=f"stop that process first (kill {marker['pid']}) or wait for it to end" if marker
-                             else "wait for it to end")
-        until = (last + dt.timedelta(seconds=timeout)).strftime("%H:%M:%S UTC") if last else "now"
-        raise StoreError(
-            f"run {run_id} is running ({who}, last heartbeat {last:%H:%M:%S} UTC); it becomes resumable when "
-            f"the heartbeat is {timeout:.0f} s old ({STALE_ENV}), at {until}",
-            fix=f"if its process is gone, run `recforge resume {run_id} --force` now")
-
-    def reset_epoch_metrics(self, run_id: int, history: list[dict[str, Any]]) -> None:
-        """Make the run's metric rows exactly ``history`` (``[{"epoch": e, key: value}]``).
-
-        A resumed run continues from its last complete checkpoint, whose history lists every
-        epoch before it. Rows a killed attempt logged after that checkpoint, its final rows and
-        its model artifact row are dropped, and rows it never got to write are restored, in one
-        transaction: the resumed run ends with the rows of an uninterrupted one.
-        """
-        rows = [row for entry in history
-                for row in _metric_rows(run_id, {k: v for k, v in entry.items() if k != "epoch"}, int(entry["epoch"]))]
-        with self.session() as session:
-            self._run(session, run_id)
-            session.execute(delete(Metric).where(Metric.run_id == int(run_id)))
-            session.execute(delete(Artifact).where(Artifact.run_id == int(run_id), Artifact.kind == "model"))
-            session.add_all(rows)
-
     def finish_run(self, run_id: int) -> Run:
         return self._transition(run_id, "finished", ended_at=utcnow())
 
@@ -312,7 +250,7 @@ class Store(ModelRegistryMixin):
 
     def log_metrics(self, run_id: int, metrics: Mapping[str, float], step: int = 0) -> None:
         """Append metric values at ``step``; NaN is stored as NULL (SQLite cannot keep NaN)."""
-        rows = _metric_rows(run_id, metrics, step)
+        rows = metric_rows(run_id, metrics, step)
         with self.session() as session:
             self._run(session, run_id)
             session.add_all(rows)
