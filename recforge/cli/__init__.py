@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 import recforge
+from recforge.cli._output import echo
 from recforge.core.errors import RecforgeError
 
 
@@ -57,7 +58,7 @@ class RecforgeGroup(click.Group):
         except RecforgeError as err:
             if (ctx.obj or {}).get("debug"):
                 raise
-            click.echo(f"error: {err}", err=True)
+            echo(f"error: {err}", err=True)
             ctx.exit(err.exit_code)
 
 
@@ -102,29 +103,29 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=args, prog_name="recforge", standalone_mode=False)
     except click.exceptions.Abort:  # click turns Ctrl-C into Abort
-        click.echo("error: aborted (Ctrl-C or a declined prompt); run the command again to redo it", err=True)
+        echo("error: aborted (Ctrl-C or a declined prompt); run the command again to redo it", err=True)
         sys.exit(130)
     except click.ClickException as err:
-        click.echo(_usage_line(err), err=True)
+        echo(_usage_line(err), err=True)
         sys.exit(err.exit_code)
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
-        click.echo("error: interrupted (Ctrl-C); run the command again to redo it", err=True)
+        echo("error: interrupted (Ctrl-C); run the command again to redo it", err=True)
         sys.exit(130)
     except RecforgeError as err:
         if debug:
             raise
-        click.echo(f"error: {err}", err=True)
+        echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
     except OSError as err:
         if debug:
             raise
-        click.echo(_os_error_line(err), err=True)
+        echo(_os_error_line(err), err=True)
         sys.exit(1)
     except Exception as err:
         if debug:
             raise
         text = " ".join(f"{type(err).__name__}: {err}".split())[:300]
-        click.echo(f"error: unexpected {text}; rerun with --debug for the traceback and report it", err=True)
+        echo(f"error: unexpected {text}; rerun with --debug for the traceback and report it", err=True)
         sys.exit(1)

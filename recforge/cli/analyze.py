@@ -65,7 +65,7 @@ def render(report: dict[str, Any], top: int = 10) -> None:
 @click.option("--max-rows", default=20000, show_default=True, type=click.IntRange(0),
               help="Rows sampled for the permutation views (0 = all).")
 @click.option("--metric", default=None, help="auc, logloss, rmse or mae (default: AUC for 0/1 labels, else RMSE).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of samples and permutations.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1), help="Seed of samples and permutations.")
 def analyze_command(run_id: int, split: str, as_json: bool, plot_dir: str | None, repeats: int, sample: int,
                     max_rows: int, metric: str | None, seed: int) -> None:
     """Which fields and field pairs drive RUN's predictions; stores analysis.json and PNGs."""

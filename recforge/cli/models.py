@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from recforge.cli._output import emit_json, emit_table
+from recforge.cli._output import echo, emit_json, emit_table
 from recforge.core.errors import ConfigError
 from recforge.core.store import MODEL_STAGES, Store
 from recforge.core.store.views import iso, model_to_dict
@@ -38,7 +38,7 @@ def register(run_id: int, name: str, tags: tuple[str, ...], as_json: bool) -> No
     if as_json:
         emit_json(model_to_dict(mv))
     else:
-        click.echo(f"registered {mv.name} version {mv.version} from run {run_id}")
+        echo(f"registered {mv.name} version {mv.version} from run {run_id}")
 
 
 @models.command("list")
@@ -65,7 +65,7 @@ def promote(name: str, version: int, stage: str) -> None:
     """Move NAME VERSION to STAGE (a new production version archives the previous one)."""
     with Store.open() as store:
         mv = store.promote(name, version, stage)
-    click.echo(f"{mv.name} version {mv.version} is now {mv.stage}")
+    echo(f"{mv.name} version {mv.version} is now {mv.stage}")
 
 
 COMMANDS = [models]

@@ -42,7 +42,7 @@ def predict(run_id: int, file: Path, out: Path | None, as_json: bool) -> None:
     from recforge.core.data.readers import read_table
 
     loaded = _load(run_id)
-    frame = read_table(file)
+    frame = read_table(file, flat=True)
     table = loaded.data.featuremap.transform(frame, source=str(file))
     preds = predict_table(loaded.model, table).numpy()
     frame = frame.assign(prediction=preds)

@@ -6,9 +6,10 @@ import json
 
 import click
 
-from recforge.cli._output import emit_json, emit_table
+from recforge.cli._output import echo, emit_json, emit_table, safe_text
 from recforge.core.store import RUN_STATUSES, Store
 from recforge.core.store.compare import compare_runs
+from recforge.core.store.dependents import DependentModelsError, describe_versions
 from recforge.core.store.repository import stale_after_s
 from recforge.core.store.views import iso, run_to_dict
 
@@ -67,10 +68,10 @@ def show_run(run_id: int, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    click.echo(f"run {run.id}  {run.experiment_name}/{run.name}  [{run.status}]  model {run.model_summary}")
+    echo(f"run {run.id}  {run.experiment_name}/{run.name}  [{run.status}]  model {run.model_summary}")
     for key in ("created_at", "started_at", "ended_at", "duration_s", "seed", "dataset", "host", "code_version", "error"):
         if data.get(key) not in (None, ""):
-            click.echo(f"  {key}: {data[key]}")
+            echo(f"  {key}: {data[key]}")
     emit_table("metrics (latest)", ["key", "value"], [(k, _fmt(v)) for k, v in latest.items()])
     emit_table("params", ["key", "value"], [(k, _short(v)) for k, v in run.params_dict.items()])
     emit_table("artifacts", ["kind", "path", "size", "sha256"], [(a.kind, a.path, a.size, a.sha256[:12]) for a in run.artifacts])
@@ -79,21 +80,32 @@ def show_run(run_id: int, as_json: bool) -> None:
         [("plugin", k, v) for k, v in run.plugin_versions.items()]
         + [("component", k, v) for k, v in run.component_versions.items()],
     )
-    click.echo("config:")
+    echo("config:")
     click.echo(json.dumps(run.config, indent=2, default=str))
 
 
 @runs.command("delete")
 @click.argument("run_id", type=int)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-def delete_run(run_id: int, yes: bool) -> None:
-    """Delete a run's records and its artifact folder."""
+@click.option("--cascade", is_flag=True,
+              help="Also deregister the model versions registered from this run (otherwise refused).")
+def delete_run(run_id: int, yes: bool, cascade: bool) -> None:
+    """Delete a run's records and its artifact folder.
+
+    A run whose saved model backs registered model versions is refused unless ``--cascade``
+    is given, which deregisters those versions too (the prompt names them).
+    """
     with Store.open() as store:
         run = store.get_run(run_id)
+        versions = store.dependent_models(run_id)
+        if versions and not cascade:
+            raise DependentModelsError(run.id, versions)
         if not yes:
-            click.confirm(f"delete run {run.id} ({run.experiment_name}/{run.name}, {run.status})?", abort=True)
-        store.delete_run(run_id)
-    click.echo(f"deleted run {run_id}")
+            also = f" and deregister model versions {describe_versions(versions)}" if versions else ""
+            click.confirm(safe_text(f"delete run {run.id} ({run.experiment_name}/{run.name}, {run.status}){also}?"),
+                          abort=True)
+        removed = store.delete_run(run_id, cascade=cascade)
+    echo(f"deleted run {run_id}" + (f" and deregistered {describe_versions(removed)}" if removed else ""))
 
 
 @runs.command("compare")

@@ -109,9 +109,19 @@ def train(ctx: click.Context, config_path: Path, overrides: tuple[str, ...], nam
 @json_option
 @device_option
 @nproc_option
+@click.option("--force", is_flag=True,
+              help="Take over a run still marked running whose process you know is gone (another host).")
 @click.pass_context
-def resume(ctx: click.Context, run_id: int, as_json: bool, device: str, nproc: int) -> None:
-    """Continue an interrupted or failed RUN from its last checkpoint (any --nproc)."""
+def resume(ctx: click.Context, run_id: int, as_json: bool, device: str, nproc: int, force: bool) -> None:
+    """Continue an interrupted or failed RUN from its last checkpoint (any --nproc).
+
+    A run still marked ``running`` is taken over at once when its process is known dead on
+    this host (``kill -9``, out of memory); otherwise the error says when it becomes
+    resumable, or pass ``--force``.
+    """
+    if distributed.env_rank() == 0:
+        with Store.open() as store:
+            store.release_dead_run(run_id, force=force)
     _launch(ctx, nproc, ["resume", str(run_id), *(["--json"] if as_json else []), "--device", device])
     result = _guarded(lambda store: resume_experiment(run_id, store, progress=not as_json, device=device))
     _render(result, as_json, "resumed")

@@ -28,7 +28,7 @@ def save_epoch(root: Path, epoch: int, model: nn.Module, optimizer: torch.optim.
     """Write ``root/epoch-<epoch>`` and delete all but the newest ``keep`` checkpoints."""
     folder = root / f"epoch-{epoch:04d}"
     write_checkpoint(folder, model, optimizer, loop_state, best_state)
-    done = sorted(root.glob("epoch-*"))
+    done = sorted(p for p in root.glob("epoch-*") if p.suffix != ".tmp")
     for old in done[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return folder

@@ -39,8 +39,10 @@ _Loader.add_implicit_resolver(
 
 
 def load_yaml(text: str) -> Any:
-    """``yaml.safe_load`` with scientific-notation floats."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    """``yaml.safe_load`` with scientific-notation floats, bounded (see :mod:`recforge.core.yaml_io`)."""
+    from recforge.core.yaml_io import load_yaml as bounded_load
+
+    return bounded_load(text)
 
 
 def parse_yaml(text: str, source: str = "<config>") -> dict[str, Any]:

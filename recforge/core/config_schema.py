@@ -193,6 +193,8 @@ class TrainConfig(Settings):
     checkpoint: bool = Field(True, description="true or false")
     amp: bool | Literal["auto"] = Field(False, description="true, false or auto")
     compile: bool = Field(False, description="true or false")
+    stop_on_nonfinite: bool = Field(
+        False, description="true: fail at the first NaN/inf training loss (one host sync per step)")
 
     @field_validator("optimizer", "monitor_mode", mode="before")
     @classmethod

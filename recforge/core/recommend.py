@@ -148,6 +148,8 @@ class Recommender:
             k: how many neighbours.
             by: ``learned`` (the model's item vectors) or ``text`` (text-field vectors only).
         """
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}", fix="pass -k 10")
         idx = self.item_index(item)
         try:
             if by == "text":

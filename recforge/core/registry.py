@@ -30,6 +30,7 @@ import recforge
 from recforge.core import hookspecs
 from recforge.core.components import KINDS, Component, ParamSpec, param_specs
 from recforge.core.errors import PluginError, unknown_name
+from recforge.core.plugin_guard import describe, guarded
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,20 @@ class Registry:
             if allowed is not None and ep.name not in allowed and dist_name not in allowed:
                 continue
             version = dist.version if dist is not None else "unknown"
+            if ep.name in self.plugins:  # never shadow a built-in (or an earlier plugin's) row
+                self._clash(ep.name, dist_name, version)
+                continue
             self.add_plugin(ep.name, ep.load, version=version, origin="entrypoint")
+
+    def _clash(self, name: str, dist_name: str, version: str) -> None:
+        """Record an entry point whose name is already taken, under a row of its own."""
+        taken = self.plugins[name]
+        key = f"{name} (from {dist_name})"
+        self.plugins[key] = PluginRecord(
+            name=key, version=version, origin="entrypoint",
+            error=str(PluginError(f"entry point '{name}' of package '{dist_name}' has the name of the "
+                                  f"{taken.origin} plugin '{name}'; it was not loaded",
+                                  fix=f"rename the entry point in {dist_name}'s [project.entry-points.recforge]")))
 
     def add_plugin(
         self, name: str, load: Callable[[], Any], *, version: str, origin: str
@@ -134,12 +148,15 @@ class Registry:
         """Import (via ``load``) and register one plugin; failures are recorded, not raised."""
         record = PluginRecord(name=name, version=version, origin=origin)
         self.plugins[name] = record
-        try:
-            plugin = load()
-            self.pm.register(plugin, name=name)
-        except Exception as err:  # noqa: BLE001 - isolation is the point
-            record.error = _one_line(err)
-            log.debug("plugin %s failed to load:\n%s", name, traceback.format_exc())
+        def import_and_register() -> Any:
+            module = load()
+            self.pm.register(module, name=name)
+            return module
+
+        plugin, err = guarded(import_and_register)
+        if err is not None:
+            record.error = describe(err)
+            log.debug("plugin %s failed to load:\n%s", name, "".join(traceback.format_exception(err)))
             return record
         self._collect(name, plugin)
         return record
@@ -147,7 +164,8 @@ class Registry:
     def _collect(self, name: str, plugin: Any) -> None:
         record = self.plugins[name]
         staged: list[ComponentInfo] = []
-        try:
+
+        def call_hooks() -> None:
             for kind, hook_name in HOOK_FOR_KIND.items():
                 impl = getattr(plugin, hook_name, None)
                 if impl is None:
@@ -157,9 +175,11 @@ class Registry:
                     staged.append(self._info(cls, _kind, record))
 
                 impl(register=register)
-        except Exception as err:  # noqa: BLE001
-            record.error = _one_line(err)
-            log.debug("plugin %s failed in a hook:\n%s", name, traceback.format_exc())
+
+        _, err = guarded(call_hooks)
+        if err is not None:
+            record.error = describe(err)
+            log.debug("plugin %s failed in a hook:\n%s", name, "".join(traceback.format_exception(err)))
             self.pm.unregister(plugin)
             return
         # all-or-nothing: a plugin with a duplicate name registers nothing
@@ -260,14 +280,28 @@ class Registry:
         return sorted(self.plugins.values(), key=lambda p: (p.origin != "builtin", p.name))
 
     def add_commands(self, cli: Any) -> None:
-        """Let every loaded plugin add CLI commands; a failing plugin is recorded, not fatal."""
+        """Let every loaded plugin add CLI commands; a failing plugin is recorded, not fatal.
+
+        A plugin command named like one that already exists (``runs``, or another plugin's)
+        is taken back out and reported in ``recforge plugins list``: a plugin may add
+        commands, never replace them.
+        """
         for impl in self.pm.hook.register_commands.get_hookimpls():
-            try:
-                impl.function(cli=cli)
-            except Exception as err:  # noqa: BLE001
-                record = self.plugins.get(impl.plugin_name)
-                if record is not None:
-                    record.error = _one_line(err)
+            before = dict(cli.commands)
+            _, err = guarded(lambda f=impl.function: f(cli=cli))
+            record = self.plugins.get(impl.plugin_name)
+            replaced = sorted(n for n, cmd in before.items() if cli.commands.get(n) is not cmd)
+            for cmd_name in replaced:
+                cli.commands[cmd_name] = before[cmd_name]
+            if record is None:
+                continue
+            if err is not None:
+                record.error = describe(err)
+            elif replaced:
+                record.error = str(PluginError(
+                    f"plugin '{impl.plugin_name}' tried to replace the command(s) {', '.join(replaced)}; "
+                    "the existing ones were kept",
+                    fix="give the plugin's commands names of their own"))
 
     def versions(self, names: Iterable[str]) -> dict[str, str]:
         """``{component: "plugin==version/component-version"}`` for the store and saved models."""
@@ -277,11 +311,6 @@ class Registry:
             if info is not None:
                 out[n] = f"{info.plugin}=={info.plugin_version}/{info.version}"
         return out
-
-
-def _one_line(err: BaseException) -> str:
-    text = f"{type(err).__name__}: {err}"
-    return " ".join(text.split())
 
 
 _REGISTRY: Registry | None = None

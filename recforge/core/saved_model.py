@@ -30,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from recforge.core.config import dump_config, parse_yaml
 from recforge.core.errors import ArtifactError, RecforgeError
+from recforge.core.saved_json import read_object
+from recforge.core.safetensors_guard import check_allocation, os_error_of
 from recforge.core.store.artifacts import confined
 
 MODEL_FILES = ("config.yaml", "featuremap.json", "model.safetensors", "components.json",
@@ -58,7 +60,10 @@ def save_tensors(tensors: dict[str, Tensor], path: Path, metadata: dict[str, str
         unique[name] = t.to("cpu").contiguous().clone() if t.numel() else t.to("cpu").contiguous()
     meta = dict(metadata or {})
     meta["aliases"] = json.dumps(aliases)
-    save_file(unique, str(path), metadata=meta)
+    try:
+        save_file(unique, str(path), metadata=meta)
+    except SafetensorError as err:  # a full disk surfaces as SafetensorError, not OSError
+        raise os_error_of(err, path) from None
 
 
 def load_tensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
@@ -99,7 +104,12 @@ def load_weights(model: nn.Module, tensors: dict[str, Tensor], source: str, stri
             owner_name, _, leaf = name.rpartition(".")
             owner = model.get_submodule(owner_name) if owner_name else model
             owner._buffers[leaf] = value.clone()
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
+    except RuntimeError as err:  # size mismatches: weights of another shape than the config builds
+        first = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line), str(err)[:200])
+        raise ArtifactError(f"{source} does not fit the model its config builds ({first})",
+                            fix="save the model again; never edit files of a saved model") from None
     if strict and (missing or unexpected):
         what = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
         raise ArtifactError(f"{source} does not match the model its config builds ({what})",
@@ -313,12 +323,13 @@ def load_model(folder: str | Path, store: Any = None, device: str = "cpu") -> Lo
     verify_manifest(folder)
     config = parse_yaml((folder / "config.yaml").read_text(encoding="utf-8"), str(folder / "config.yaml"))
     featuremap = FeatureMap.load(folder / "featuremap.json")
-    comp = json.loads((folder / "components.json").read_text())
-    roles = comp.get("data", {})
+    comp = read_object(folder / "components.json", {"data": dict, "versions": dict})
+    roles = comp.get("data") or {}
     fields = featuremap.fields if isinstance(featuremap.fields, dict) else {f.name: f for f in featuremap.fields}
     data = SavedData(featuremap, dict(fields), roles.get("label"), roles.get("user_field"),
                      roles.get("item_field"), fingerprint=roles.get("fingerprint", ""))
     seen, _ = load_tensors(folder / "seen.safetensors")
+    check_allocation(lambda: build_model(config, data), folder / "model.safetensors")
     try:  # most models keep everything they need in their weights ...
         model = build_model(config, data)
     except (RecforgeError, KeyError):
@@ -333,7 +344,7 @@ def load_model(folder: str | Path, store: Any = None, device: str = "cpu") -> Lo
     model.to(device)
     model.prepare(PrepareContext(store=store, device=device))
     model.eval()
-    items = json.loads((folder / "items.json").read_text(encoding="utf-8"))
+    items = read_object(folder / "items.json", {"ids": list, "meta": dict})
     return LoadedModel(model, config, data, items.get("ids", []), items.get("meta", {}),
                        seen["indptr"], seen["indices"], folder)
 
@@ -391,7 +402,8 @@ def _write_checkpoint(folder: Path, tmp: Path, model: nn.Module, optimizer: torc
 
 def latest_checkpoint(root: Path) -> Path | None:
     """The newest complete ``epoch-NNNN`` checkpoint under ``root``."""
-    done = sorted(p for p in root.glob("epoch-*") if (p / "state.json").is_file()) if root.is_dir() else []
+    done = sorted(p for p in root.glob("epoch-*") if p.suffix != ".tmp" and (p / "state.json").is_file()) \
+        if root.is_dir() else []
     return done[-1] if done else None
 
 

@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from recforge.core import distributed
 from recforge.core.checkpointing import KEEP_CHECKPOINTS, load_latest, save_epoch
 from recforge.core.config_schema import LOWER_IS_BETTER, TrainConfig  # noqa: F401 - re-exported
+from recforge.core.errors import RecforgeError
 from recforge.core.optim import OPTIMIZERS, SCHEDULERS, EpochScheduler, make_optimizer, param_groups  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,29 @@ class TrainResult:
     monitor: str
     epochs_run: int
     stopped_early: bool
+
+
+class TrainingDiverged(RecforgeError):
+    """The loss or a validation metric became NaN or infinite: the run failed, not finished."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"training diverged: {what}",
+                         fix="lower train.lr, set train.grad_clip, or check the data for extreme values "
+                         "(train.stop_on_nonfinite: true stops at the first such step)")
+
+
+def check_finite(model: nn.Module, metrics: dict[str, float], epoch: int) -> None:
+    """Fail with :class:`TrainingDiverged` when an epoch ends with a NaN/inf loss or weight.
+
+    A NaN *validation* metric alone is not divergence (AUC of a one-class split is NaN by
+    definition); with finite weights and loss it is logged as before (NULL in the store).
+    """
+    loss = metrics.get("train.loss")
+    if loss is not None and not math.isfinite(loss):
+        raise TrainingDiverged(f"train.loss is {loss} at epoch {epoch}")
+    for name, param in model.named_parameters():
+        if param.is_floating_point() and not bool(torch.isfinite(param).all()):
+            raise TrainingDiverged(f"weight {name} holds NaN or infinite values after epoch {epoch}")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -207,6 +231,10 @@ class Trainer:
     def fit(self, resume: bool = False) -> TrainResult:
         """Run epochs until ``epochs``, ``max_steps`` or early stopping; restore the best weights."""
         start = self.restore() if resume else 1
+        if resume and self.store is not None and self.run_id is not None:
+            # the store keeps exactly the epochs the checkpoint has: rows an attempt logged
+            # after its last complete checkpoint (or its final rows) would otherwise repeat
+            self.store.reset_epoch_metrics(self.run_id, self.history)
         stopped = bool(self.s.patience and self.bad_epochs >= self.s.patience)
         steps = self.train.num_batches(self.s.batch_size)
         console = Console(stderr=True)
@@ -223,6 +251,7 @@ class Trainer:
                     epoch -= 1
                     break
                 metrics = self._epoch(epoch, steps, bar)
+                check_finite(self.model, metrics, epoch)
                 value = metrics.get(self.monitor)
                 if self._improved(value):
                     self.best_value, self.best_epoch, self.bad_epochs = value, epoch, 0
@@ -231,10 +260,12 @@ class Trainer:
                     self.bad_epochs += 1
                 self.scheduler.end_epoch(epoch, value, self.higher)
                 self.history.append({"epoch": epoch, **metrics})
+                # checkpoint first, then the epoch's metric rows: a kill in between leaves rows
+                # missing, which resume restores from the checkpoint's history (never doubled)
+                self._checkpoint(epoch)
                 if self.store is not None and self.run_id is not None:
                     self.store.log_metrics(self.run_id, metrics, step=epoch)
                 self._beat(force=True)
-                self._checkpoint(epoch)
                 self._emit(TrainEvent("epoch", epoch, self.s.epochs, steps=steps, samples=self.train.num_rows,
                                       loss=metrics.get("train.loss"), metrics=metrics, best_epoch=self.best_epoch))
                 stopped = bool(self.s.patience and self.bad_epochs >= self.s.patience)
@@ -296,6 +327,8 @@ class Trainer:
             scaled = loss * (n_local * self.world / n_global) if self.world > 1 else loss
             if self.penalty is not None:  # model.*_regularizer: trained on, not reported
                 scaled = scaled + self.penalty()
+            if self.s.stop_on_nonfinite and not bool(torch.isfinite(loss)):
+                raise TrainingDiverged(f"train.loss is {float(loss.detach())} at epoch {epoch} step {step}")
             self.optimizer.zero_grad(set_to_none=True)
             scaled.backward()
             if self.s.grad_clip > 0:

@@ -2,7 +2,9 @@
 
 Run ``python tests/reliability/make_catalogue.py`` after changing a case; the test
 ``test_catalogue_doc_is_current`` fails while the page is out of date. The catalogue rows come
-from :data:`bad_input_cases.CASES`, the Ctrl-C stages from :data:`test_interrupts.STAGES`.
+from :data:`hostile_input_cases.ALL_CASES` (``bad_input_cases.CASES`` plus round two), the
+Ctrl-C stages from :data:`test_interrupts.STAGES`, the SIGKILL stages from
+:data:`test_kill_resume.STAGES`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 DOC = HERE.parents[1] / "docs" / "reliability.md"
 
-from bad_input_cases import CASES
+from hostile_input_cases import ALL_CASES as CASES
+from hostile_input_cases import NEEDS_TYPED_CONFIG
 from test_interrupts import STAGES
+from test_kill_resume import STAGES as KILL_STAGES
 
 #: Ctrl-C before the run row exists (test_ctrl_c_before_the_run_exists_leaves_no_row)
 EARLY_STAGES = ("data preparation", "model build")
@@ -36,6 +40,7 @@ from the tests' own tables; do not edit it by hand.
 | bad inputs tried (catalogue rows) | {tried} |
 | ... answered with one `error:` line, a fix, no traceback, store unchanged | {passing} |
 | ... still wrong, marked `xfail(strict=True)` until fixed | {xfail} |
+| ... range checks of the typed config (issue 16, other branch): strict xfail in `NEEDS_TYPED_CONFIG` | {typed} |
 | crashes survived (Ctrl-C stages, disk full, SIGKILL) | {crashes} |
 | metric rows lost under concurrent writers (SQLite and PostgreSQL) | 0 |
 
@@ -46,9 +51,11 @@ exit: 1 for a `RecforgeError`, 2 for command-line usage (click), 130 for Ctrl-C.
 code does not map (an `OSError`, or a bug) still get one line and exit 1; `--debug` shows the
 traceback instead. Each catalogue row runs through the real entry point
 (`recforge.cli.main`) and asserts: the exit code, a single `error:` line containing the
-expected fragment and a `; ` before the fix, no `Traceback`, and the same stored runs (run
-statuses and row counts of params, metrics and artifacts, read straight from SQLite) before
-and after.
+expected fragment and a `; ` before the fix, no `Traceback`, no "unexpected" or "report it",
+and the same store before and after, read straight from SQLite without the code under test:
+`PRAGMA integrity_check` is `ok`, the same runs (id, status, error), the same row counts of
+params, metrics, artifacts and registered models, and the same files (sha256) under the
+artifacts folder.
 
 ## Bad input catalogue
 
@@ -75,6 +82,39 @@ The trainer beats every 10 s while stepping and after every epoch, and a late be
 run that was only presumed dead (a slow validation pass), which can then still finish.
 `recforge resume RUN` continues from epoch 1 and ends with the same valid and test metrics as
 the uninterrupted run (relative difference below 1e-9).
+
+**SIGKILL at every stage, then an immediate resume** (`test_kill_resume.py`, slow): a real
+`recforge train` process is frozen at a stage by `pause_at.py` (which wraps the real function:
+everything before the freeze really happened) and killed with a real `SIGKILL` at each of:
+{kill_stages}. `recforge resume RUN` runs at once, without waiting for the heartbeat: the run's
+`process.json` (host, pid, process start time) shows the process is gone
+(`Store.release_dead_run`). The resumed run has exactly the metric rows (key, step, value) of
+an uninterrupted run, identical valid and test metrics, one model artifact row, no `.tmp`
+folder, and the store passes `integrity_check`. The trainer writes the epoch's checkpoint
+before its metric rows, and a resume resets the run's rows to the checkpoint's history
+(`Store.reset_epoch_metrics`), so rows are never doubled or lost. Killed during data
+preparation, no run row exists yet; training again gives the same rows. A run whose process is
+alive is refused in one line naming its pid (`test_resume_of_a_live_run_says_who_runs_it`);
+on another host the error says when the heartbeat makes it resumable and offers
+`recforge resume RUN --force`.
+
+## Round two: the classes of issue 17
+
+| promise | how | proving test |
+|---|---|---|
+| `runs delete` never orphans a registered model version | the store refuses (`DependentModelsError` names the versions and their stages); `--cascade` deregisters them in the same transaction and says so; the prompt names them; CLI, console and API share `Store.delete_run` | catalogue `delete-registered-run`, `delete-production-run`; `test_delete_cascade_deregisters_and_says_so`, `test_prompt_names_the_models`; `tests/core/store/test_store_runs.py` |
+| YAML cannot blow up | `recforge.core.yaml_io`: alias expansion over 2,000,000 characters, recursive aliases, nesting deeper than 64, documents over 1,000,000 characters and duplicate keys are refused while composing | catalogue `yaml-*`; `test_nine_level_alias_bomb_is_refused_fast_and_small` (9 levels: refused in 0.015 s, peak RSS 14 MB in a fresh interpreter) |
+| stored text is bounded | names and tag keys 200 characters, descriptions and tag values 10,000, a config 1,000,000 (`recforge.core.store.limits`) | catalogue `run-name-too-long`, `description-too-long`, `model-name-too-long`, `tag-too-long` |
+| a tampered saved model cannot force a huge allocation | the model is first built on the `meta` device and compared with the element count in the `model.safetensors` header | catalogue `model-vocab-tampered` |
+| a diverging run fails, never `finished` | a NaN/inf epoch loss or weight fails the run naming the epoch; `train.stop_on_nonfinite: true` stops at the first such step | `test_diverging_training_fails_the_run` |
+| a huge number never zeroes a feature | values beyond 1e150 or infinite are refused with column, file and row | catalogue `numeric-overflow`, `numeric-infinite` |
+| a plugin cannot take recforge down | import and hooks run under `recforge.core.plugin_guard.guarded` (every `BaseException` but a real SIGINT); commands of a plugin may not replace existing ones; an entry point named like a built-in plugin gets its own error row | `test_plugin_isolation.py` (real packages pip-installed into a layered venv: `sys.exit` and `KeyboardInterrupt` at import, `sys.exit` in a hook, a `runs` group, a built-in name; `plugins list`, `runs list`, `plugins uninstall` keep working; a real Ctrl-C still interrupts); catalogue `plugin-sys-exit-at-import`, `plugin-ctrl-c-at-import` |
+| a full disk ends in one line with no partial files | `SafetensorError` carries the OS error (`os error 28`) and is mapped like `OSError`; SQLite's "database or disk is full" is a `StoreError`; JSON writes remove their temporary file | `test_real_faults.py` on a real 6 MB tmpfs: checkpoint, SQLite, JSON, end-to-end `recforge train` |
+| a read-only store can still be read | an unwritable SQLite file opens `mode=ro&immutable=1`, stale-run marking is skipped, writes are one line | `test_read_only_store_still_lists_and_shows` (tmpfs remounted read-only) |
+| CSV/TSV are parsed strictly | ragged rows and unterminated quotes with the line number, duplicate header names naming the file (`recforge.core.data.csv_check`) | catalogue `csv-ragged`, `csv-short-row`, `csv-unterminated-quote`, `csv-duplicate-column` |
+| nested values, tampered JSON, huge ids get proper messages | `require_flat`, `recforge.core.saved_json`, `limits.row_id`, `similar -k` checked | catalogue `jsonl-nested-list`, `parquet-nested-struct`, `model-*`, `*-beyond-sqlite`, `similar-k-negative`, `analyze-seed-huge` |
+| user text cannot drive the terminal | `recforge.cli._output.safe_text` escapes C0/C1 controls and bidi overrides in tables, lines and error messages; JSON stays exact | `test_control_characters_are_escaped_in_every_listing` |
+| language models load from safetensors only | `use_safetensors=True` for every `from_pretrained` of a model; a folder with only `pytorch_model.bin` is refused, never unpickled | `test_language_model_with_only_pickled_weights_is_refused` |
 
 ## Concurrency
 
@@ -144,12 +184,18 @@ def render() -> str:
                    for s in STAGES]
     crash_rows += [(s, "run `failed` naming the disk; earlier checkpoints intact, resume works") for s in DISK_FULL]
     crash_rows.append(("SIGKILL mid-epoch", "`failed` (process died) via the heartbeat; resume reaches the same metrics"))
-    out = [INTRO.format(tried=len(CASES), passing=len(CASES) - len(xfail), xfail=len(xfail), crashes=len(crash_rows))]
+    crash_rows += [(f"SIGKILL at {s}", "immediate `recforge resume`: exactly the rows and metrics of an uninterrupted run")
+                   for s in KILL_STAGES]
+    typed = [c for c in CASES if c.id in NEEDS_TYPED_CONFIG]
+    out = [INTRO.format(tried=len(CASES), passing=len(CASES) - len(xfail) - len(typed), xfail=len(xfail),
+                        typed=len(typed), crashes=len(crash_rows))]
     for i, case in enumerate(CASES, 1):
         note = f" **xfail**: {case.xfail}" if case.xfail else ""
+        note += " **NEEDS_TYPED_CONFIG**" if case.id in NEEDS_TYPED_CONFIG else ""
         out.append(f"| {i} | {case.area} | {case.input}{note} | {code(case.command)} | {code(case.expect)} "
                    f"| {case.exit_code} |\n")
-    out.append(CRASHES.format(rows="\n".join(f"| {s} | {o} |" for s, o in crash_rows)))
+    out.append(CRASHES.format(rows="\n".join(f"| {s} | {o} |" for s, o in crash_rows),
+                              kill_stages=", ".join(KILL_STAGES)))
     return "".join(out)
 
 

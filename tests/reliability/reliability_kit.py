@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -84,19 +85,28 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
 
 
 def store_snapshot(home: Path) -> Any:
-    """Runs (id, status, error) and row counts of the run tables, read with plain sqlite3."""
+    """What a failed command must leave as it was, read without the code under test.
+
+    SQLite's ``integrity_check``, runs (id, status, error), row counts of params, metrics,
+    artifacts and model versions, and every file under the artifacts folder with its sha256.
+    """
     db = home / "recforge.db"
     if not db.is_file():
         return None
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
+        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
         runs = conn.execute("SELECT id, status, error FROM runs ORDER BY id").fetchall()
-        counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("params", "metrics", "artifacts")}
+        counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                  for t in ("params", "metrics", "artifacts", "registered_models")}
     except sqlite3.DatabaseError:  # a case that corrupts the file on purpose: compare bytes
         return db.read_bytes()
     finally:
         conn.close()
-    return runs, counts
+    assert integrity == "ok", integrity
+    files = {str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in sorted((home / "artifacts").rglob("*")) if p.is_file()}
+    return runs, counts, files
 
 
 @dataclass

@@ -8,12 +8,17 @@ statuses and the row counts of params, metrics and artifacts read straight from 
 from __future__ import annotations
 
 import pytest
-from bad_input_cases import CASES, Case
+from bad_input_cases import Case
+from hostile_input_cases import ALL_CASES as CASES
+from hostile_input_cases import NEEDS_TYPED_CONFIG, NOT_RUN_WITHOUT_TYPED_CONFIG
 from reliability_kit import Workspace, run_cli, store_snapshot
 
 
 def _param(case: Case) -> object:
     marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
+    if case.id in NEEDS_TYPED_CONFIG:  # see hostile_input_cases.NEEDS_TYPED_CONFIG
+        marks = [pytest.mark.xfail(strict=True, run=case.id not in NOT_RUN_WITHOUT_TYPED_CONFIG,
+                                   reason="NEEDS_TYPED_CONFIG: the range check is issue 16's typed config")]
     return pytest.param(case, id=case.id, marks=marks)
 
 
@@ -33,7 +38,7 @@ def test_bad_input(case: Case, workspace: Workspace) -> None:
     assert "Traceback" not in err + out, err
     assert len(lines) == 1 and lines[0].startswith("error: "), f"stderr was:\n{err}"
     line = lines[0]
-    assert "unexpected" not in line, line  # the last-resort handler means an unmapped exception
+    assert "unexpected" not in line and "report it" not in line, line  # the last-resort handler means an unmapped exception
     assert case.expect.lower() in line.lower(), line
     assert "; " in line, f"no fix after the problem: {line}"
     assert code == case.exit_code, (code, line)

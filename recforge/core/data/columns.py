@@ -125,10 +125,40 @@ def row_number(series: pd.Series, position: int) -> int:
     return int(label) + 1 if isinstance(label, (int, np.integer)) else position + 1
 
 
+#: what ``pandas.api.types.infer_dtype`` says of object columns that hold only flat values
+_FLAT_KINDS = {"string", "integer", "floating", "mixed-integer-float", "boolean", "empty", "decimal", "bytes"}
+
+
+def require_flat(series: pd.Series, column: str, source: Any = None) -> None:
+    """Refuse nested values (lists, structs, maps from JSON lines or Parquet) in a feature column.
+
+    They used to reach the key factorisation and fail with "unhashable type: 'list'".
+    """
+    if series.dtype != object or pd.api.types.infer_dtype(series, skipna=True) in _FLAT_KINDS:
+        return
+    nested = series.map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray))).to_numpy(dtype=bool)
+    if nested.any():
+        row = int(np.flatnonzero(nested)[0])
+        kind = type(series.iloc[row]).__name__.replace("ndarray", "list")
+        raise DataError(
+            f"{where(column, source)} holds a nested value (a {kind}) at row {row_number(series, row)}; "
+            "features must be flat values (text or numbers)",
+            fix="flatten the column, e.g. join a list with '|' and declare the field multi_categorical with sep: '|'",
+        )
+
+
+#: the largest magnitude a numeric value may have: its square (standardisation) must stay finite
+MAX_ABS_NUMBER = 1e150
+
+
 def numbers(series: pd.Series, column: str, source: Any = None) -> np.ndarray:
-    """Float64 values; a value that is present but not a number is a one-line DataError."""
+    """Float64 values; a value that is present but not a number is a one-line DataError.
+
+    So is an infinite value or one beyond :data:`MAX_ABS_NUMBER` (``1e308``): its mean and
+    standard deviation overflow, which would silently turn the whole feature into zeros.
+    """
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        return series.to_numpy(dtype="float64", na_value=np.nan)
+        return _bounded(series.to_numpy(dtype="float64", na_value=np.nan), series, column, source)
     raw = series.astype("string").str.strip()
     raw = raw.mask(raw == "")
     parsed = pd.to_numeric(raw, errors="coerce")
@@ -139,7 +169,20 @@ def numbers(series: pd.Series, column: str, source: Any = None) -> np.ndarray:
             f"{where(column, source)} is not numeric: row {row_number(series, row)} holds {str(raw.iloc[row])[:40]!r}",
             fix="fix that value, or declare the field as categorical",
         )
-    return parsed.to_numpy(dtype="float64", na_value=np.nan)
+    return _bounded(parsed.to_numpy(dtype="float64", na_value=np.nan), series, column, source)
+
+
+def _bounded(values: np.ndarray, series: pd.Series, column: str, source: Any) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        huge = np.abs(values) > MAX_ABS_NUMBER
+    if huge.any():
+        row = int(np.flatnonzero(huge)[0])
+        raise DataError(
+            f"{where(column, source)} holds {values[row]:g} at row {row_number(series, row)}, too large to "
+            "use as a number (its statistics overflow)",
+            fix="fix that value, rescale the column (e.g. log), or declare the field as categorical",
+        )
+    return values
 
 
 def template_columns(template: str) -> list[str]:

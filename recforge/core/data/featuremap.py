@@ -28,6 +28,7 @@ from recforge.core.data.columns import (
     expand,
     numbers,
     render_template,
+    require_flat,
     row_number,
     template_columns,
     where,
@@ -105,6 +106,7 @@ class FeatureMap:
                 if col not in frame.columns:
                     have = ", ".join(map(str, list(frame.columns)[:30]))
                     raise DataError(f"{where(col, source)} (declared for field '{spec.name}') is missing; columns: {have}", fix="fix the field declaration or the file")
+                require_flat(frame[col], col, source)
             if spec.vocab_from and spec.vocab_from not in by_name:
                 raise unknown_name(f"vocab_from field of '{spec.name}'", spec.vocab_from, by_name, fix="name a declared field")
         if len(frame) == 0:
@@ -212,6 +214,7 @@ class FeatureMap:
             if col not in frame.columns:
                 raise DataError(f"{where(col, source)} (field '{name}') is missing", fix="add the column or drop the field from the schema")
             series = frame[col]
+            require_flat(series, col, source)
             if info.kind == "categorical":
                 keys = factorized.pop(name, None) or factorize_keys(series)  # pop: free codes as we go
                 dense[name] = torch.from_numpy(self._lookup_factorized(info, keys))
@@ -403,8 +406,12 @@ class FeatureMap:
         """Write JSON atomically (temp file + rename)."""
         path = Path(path)
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, path)
+        except BaseException:  # a full disk: leave no half-written temporary file behind
+            tmp.unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path: str | Path) -> FeatureMap:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from recforge.core.data.columns import require_flat
+from recforge.core.data.csv_check import check_csv
 from recforge.core.errors import DataError
 
 FORMATS: tuple[str, ...] = ("csv", "tsv", "parquet", "jsonl", "json")
@@ -84,6 +86,7 @@ def read_table(
     encoding: str = "utf-8",
     dtype: Any = None,
     quoting: int = csv.QUOTE_MINIMAL,
+    flat: bool = False,
 ) -> pd.DataFrame:
     """Read one table file into a frame; problems raise a one-line DataError naming the file.
 
@@ -97,6 +100,9 @@ def read_table(
         encoding: text encoding (MovieLens 100k is ``latin-1``).
         dtype: passed to pandas (e.g. ``str`` to keep ids as text).
         quoting: CSV quoting mode (``csv.QUOTE_NONE`` for files whose text holds quotes).
+        flat: refuse nested values (lists, structs from JSON lines or Parquet) in any column,
+            naming the column and row: a user's table of features must be flat. Recipes that
+            flatten nested source data themselves (Amazon metadata) leave it off.
 
     Example:
         >>> frame = read_table("ratings.csv.gz")  # doctest: +SKIP
@@ -111,6 +117,7 @@ def read_table(
         if fmt in ("csv", "tsv"):
             if sep is None:
                 sep = "\t" if fmt == "tsv" else _sniff_sep(path, encoding)
+            check_csv(path, sep=sep, header=header, names=names, encoding=encoding, quoting=quoting)
             frame = pd.read_csv(
                 path,
                 sep=sep,
@@ -150,6 +157,9 @@ def read_table(
         raise DataError(f"cannot parse {path} as {fmt}: {_one_line(err)}", fix="fix the file or its declared format") from None
     except Exception as err:  # noqa: BLE001 - pyarrow and friends raise their own families
         raise DataError(f"cannot read {path} as {fmt}: {type(err).__name__}: {_one_line(err)}", fix="fix the file or its declared format") from None
+    if flat:
+        for column in frame.columns:
+            require_flat(frame[column], str(column), path)
     frame.attrs["source"] = str(path)
     return frame
 

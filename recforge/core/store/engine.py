@@ -56,9 +56,11 @@ def make_engine(url: str | None = None) -> Engine:
         ) from None
     kwargs: dict[str, Any] = {}
     is_sqlite = parsed.get_backend_name() == "sqlite"
+    if is_sqlite and _read_only_file(parsed.database):
+        parsed = _read_only_url(parsed.database or "")
     if is_sqlite:
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
-        if parsed.database and parsed.database != ":memory:":
+        if parsed.database and parsed.database != ":memory:" and not is_read_only(parsed):
             try:
                 os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
             except OSError as err:
@@ -80,14 +82,35 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
+def _read_only_file(database: str | None) -> bool:
+    """An existing SQLite file that this process cannot write (read-only mount or permissions)."""
+    if not database or database == ":memory:" or database.startswith("file:") or not os.path.isfile(database):
+        return False
+    folder = os.path.dirname(os.path.abspath(database))
+    return not (os.access(database, os.W_OK) and os.access(folder, os.W_OK))
+
+
+def _read_only_url(database: str) -> Any:
+    """A URL opening ``database`` read-only and immutable: no lock or WAL files are created,
+    which a read-only folder could not hold, so listing and showing runs still works."""
+    return make_url(f"sqlite:///file:{os.path.abspath(database)}?mode=ro&immutable=1&uri=true")
+
+
+def is_read_only(url: Any) -> bool:
+    """Whether ``url`` (an engine's URL) was opened read-only by :func:`make_engine`."""
+    return url.get_backend_name() == "sqlite" and url.query.get("mode") == "ro"
+
+
 def _tune_sqlite(engine: Engine) -> None:
+    read_only = is_read_only(engine.url)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # take over transaction control from the sqlite3 module (see module docstring)
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        if engine.url.database not in (None, "", ":memory:"):
+        if engine.url.database not in (None, "", ":memory:") and not read_only:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -95,7 +118,7 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

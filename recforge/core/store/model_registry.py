@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from recforge.core.errors import NotFoundError, StoreError, unknown_name
+from recforge.core.store import limits
 from recforge.core.store.conflicts import retry_on_conflict
 from recforge.core.store.tables import MODEL_STAGES, Dataset, ModelVersion, Run, TextCacheEntry
 
@@ -36,6 +37,8 @@ class ModelRegistryMixin:
         name = name.strip()
         if not name:
             raise StoreError("a registered model needs a name", fix="pass a non-empty NAME")
+        limits.check_text("the model name", name, limits.MAX_NAME_CHARS, "pass a shorter NAME")
+        limits.check_tags(tags or {})
 
         def write() -> ModelVersion:
             with self.session() as session:
@@ -63,7 +66,8 @@ class ModelRegistryMixin:
 
     def _model(self, session: Session, name: str, version: int | None) -> ModelVersion:
         query = select(ModelVersion).where(ModelVersion.name == name)
-        query = query.order_by(ModelVersion.version.desc()) if version is None else query.where(ModelVersion.version == int(version))
+        query = (query.order_by(ModelVersion.version.desc()) if version is None
+                 else query.where(ModelVersion.version == limits.row_id(version, f"model '{name}' version")))
         mv = session.scalars(query).first()
         if mv is None:
             what = f"model '{name}'" + ("" if version is None else f" version {version}")
@@ -93,6 +97,7 @@ class ModelRegistryMixin:
     def tag_model(self, name: str, version: int, tags: Mapping[str, Any]) -> ModelVersion:
         """Merge ``tags`` into a version's tags; a value of None removes that tag."""
         with self.session() as session:
+            limits.check_tags(tags)
             mv = self._model(session, name, version)
             merged = dict(mv.tags or {})
             for key, value in tags.items():

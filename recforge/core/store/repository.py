@@ -17,20 +17,27 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 
 from recforge.core.errors import NotFoundError, StoreError, unknown_name
 from recforge.core.store import artifacts as files
+from recforge.core.store import limits, liveness
+from recforge.core.store.limits import row_id
 from recforge.core.store import provenance
 from recforge.core.store.conflicts import retry_on_conflict
-from recforge.core.store.engine import database_url, make_engine, make_session_factory, redact
+from recforge.core.store.dependents import DependentModelsError
+from recforge.core.store.engine import database_url, is_read_only, make_engine, make_session_factory, redact
+from recforge.core.store.write_errors import write_failure
 from recforge.core.store.model_registry import ModelRegistryMixin
+from recforge.core.store.recovery import RecoveryMixin, metric_rows
 from recforge.core.store.schema_check import ensure_schema
 from recforge.core.store.tables import (
     RUN_STATUSES,
     Artifact,
     Experiment,
     Metric,
+    ModelVersion,
     Param,
     Run,
     utcnow,
@@ -71,7 +78,7 @@ def to_json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-class Store(ModelRegistryMixin):
+class Store(ModelRegistryMixin, RecoveryMixin):
     """Runs, metrics, artifacts, registered models, datasets and the text-cache index."""
 
     def __init__(self, engine: Engine) -> None:
@@ -96,6 +103,17 @@ class Store(ModelRegistryMixin):
         return cls(engine)
 
     @property
+    def read_only(self) -> bool:
+        """Opened read-only (a SQLite file on a read-only mount): reads work, writes are refused."""
+        return is_read_only(self.engine.url)
+
+    @property
+    def where(self) -> str:
+        """The store for messages: the SQLite file path, else the redacted URL."""
+        url = self.engine.url
+        return (url.database or "").removeprefix("file:") if url.get_backend_name() == "sqlite" else self.url
+
+    @property
     def url(self) -> str:
         """The database URL with any password hidden."""
         return redact(str(self.engine.url))
@@ -112,12 +130,15 @@ class Store(ModelRegistryMixin):
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in a transaction that commits on success and rolls back on error."""
-        with self._sessions.begin() as session:
-            yield session
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as err:
+            raise write_failure(err, self.where) or err from None
 
     # ------------------------------------------------------------------ runs
     def _run(self, session: Session, run_id: int) -> Run:
-        run = session.get(Run, int(run_id))
+        run = session.get(Run, row_id(run_id, "run"))
         if run is None:
             raise NotFoundError(f"run {run_id} does not exist", fix="see `recforge runs list`")
         return run
@@ -140,6 +161,7 @@ class Store(ModelRegistryMixin):
         """
         if not experiment or not str(experiment).strip():
             raise StoreError("a run needs an experiment name", fix="set `experiment:` in the config")
+        limits.check_run_texts(experiment, name, dict(config or {}))
         plugin_versions = dict(plugins) if plugins is not None else provenance.plugin_versions()
 
         def write() -> Run:
@@ -177,9 +199,15 @@ class Store(ModelRegistryMixin):
         return self.get_run(run_id)
 
     def start_run(self, run_id: int) -> Run:
-        """Mark a run running (also resumes an interrupted or failed one)."""
+        """Mark a run running (also resumes an interrupted or failed one).
+
+        The calling process is recorded in the run's folder (:mod:`.liveness`), so a run whose
+        process died can be resumed at once (:meth:`release_dead_run`).
+        """
         now = utcnow()
-        return self._transition(run_id, "running", started_at=now, heartbeat_at=now, ended_at=None, error=None)
+        run = self._transition(run_id, "running", started_at=now, heartbeat_at=now, ended_at=None, error=None)
+        liveness.write_marker(files.run_dir(run_id))
+        return run
 
     def finish_run(self, run_id: int) -> Run:
         return self._transition(run_id, "finished", ended_at=utcnow())
@@ -222,13 +250,7 @@ class Store(ModelRegistryMixin):
 
     def log_metrics(self, run_id: int, metrics: Mapping[str, float], step: int = 0) -> None:
         """Append metric values at ``step``; NaN is stored as NULL (SQLite cannot keep NaN)."""
-        rows = []
-        for key, value in metrics.items():
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise StoreError(f"metric '{key}' of run {run_id} is {value!r}, not a number", fix="log numbers only") from None
-            rows.append(Metric(run_id=int(run_id), key=str(key), value=None if math.isnan(number) else number, step=int(step)))
+        rows = metric_rows(run_id, metrics, step)
         with self.session() as session:
             self._run(session, run_id)
             session.add_all(rows)
@@ -257,7 +279,7 @@ class Store(ModelRegistryMixin):
         """
         if status is not None and status not in RUN_STATUSES:
             raise unknown_name("run status", status, RUN_STATUSES, fix=f"use one of {', '.join(RUN_STATUSES)}")
-        if stale_after_s is not None:
+        if stale_after_s is not None and not self.read_only:
             self.mark_stale_runs(stale_after_s)
         query = self._run_query().order_by(Run.id.desc())
         if experiment is not None:
@@ -270,23 +292,44 @@ class Store(ModelRegistryMixin):
     def get_run(self, run_id: int) -> Run:
         """The run with params, metrics and artifacts loaded; :class:`NotFoundError` if missing."""
         with self.session() as session:
-            run = session.scalars(self._run_query().where(Run.id == int(run_id))).first()
+            run = session.scalars(self._run_query().where(Run.id == row_id(run_id, "run"))).first()
             if run is None:
                 raise NotFoundError(f"run {run_id} does not exist", fix="see `recforge runs list`")
             return run
 
-    def delete_run(self, run_id: int) -> None:
-        """Delete the run's rows (params, metrics, artifacts) and its artifact folder."""
+    def dependent_models(self, run_id: int) -> list[ModelVersion]:
+        """Registered model versions whose weights are ``run_id``'s saved model."""
+        with self.session() as session:
+            self._run(session, run_id)
+            query = select(ModelVersion).where(ModelVersion.run_id == int(run_id))
+            return list(session.scalars(query.order_by(ModelVersion.name, ModelVersion.version)))
+
+    def delete_run(self, run_id: int, *, cascade: bool = False) -> list[ModelVersion]:
+        """Delete the run's rows (params, metrics, artifacts) and its artifact folder.
+
+        A registered model version serves the run's saved model, so deleting the run would
+        leave a version (maybe in production) whose weights are gone. Such a delete raises
+        :class:`DependentModelsError` naming the versions, unless ``cascade`` is set: then the
+        versions are deregistered in the same transaction and returned. The CLI, the console
+        and the API all come through here, so they share the rule.
+        """
         with self.session() as session:
             run = self._run(session, run_id)
+            query = select(ModelVersion).where(ModelVersion.run_id == run.id)
+            versions = list(session.scalars(query.order_by(ModelVersion.name, ModelVersion.version)))
+            if versions and not cascade:
+                raise DependentModelsError(run.id, versions)
+            for mv in versions:
+                session.delete(mv)
             for table in (Param, Metric, Artifact):
                 session.execute(delete(table).where(table.run_id == run.id))
             session.delete(run)
         files.remove_run_dir(int(run_id))
+        return versions
 
     def get_metrics(self, run_id: int, key: str | None = None) -> list[Metric]:
         """All metric values of a run ordered by key, step and logging order."""
-        query = select(Metric).where(Metric.run_id == int(run_id)).order_by(Metric.key, Metric.step, Metric.id)
+        query = select(Metric).where(Metric.run_id == row_id(run_id, "run")).order_by(Metric.key, Metric.step, Metric.id)
         if key is not None:
             query = query.where(Metric.key == key)
         with self.session() as session:

@@ -131,7 +131,8 @@ class FilesRecipe(Recipe):
 
     def load(self, params: FilesRecipe.Params) -> RawData:
         paths = self._paths(params)
-        frames = {name: read_table(p, format=params.format or None, sep=params.sep or None) for name, p in paths.items()}
+        frames = {name: read_table(p, format=params.format or None, sep=params.sep or None, flat=True)
+                  for name, p in paths.items()}
         first = next(iter(frames.values()))
         user_key = _first(first, params.user_key, USER_KEYS)
         item_key = _first(first, params.item_key, ITEM_KEYS)
@@ -143,7 +144,7 @@ class FilesRecipe(Recipe):
         if params.item_meta:
             if item_key is None:
                 raise ConfigError("item_meta needs an item id column", fix="set item_key")
-            meta_frame = read_table(params.item_meta)
+            meta_frame = read_table(params.item_meta, flat=True)
             require_columns(meta_frame, [item_key], params.item_meta)
             meta = meta_frame.drop_duplicates(item_key).set_index(item_key)
             frames = {n: join_meta(f, meta, item_key, "item", paths[n], params.missing_meta) for n, f in frames.items()}

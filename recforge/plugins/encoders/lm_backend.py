@@ -102,6 +102,23 @@ def hidden_size(model_id: str) -> int:
     raise ConfigError(f"model '{model_id}' config has no hidden size", fix="use an encoder or decoder LM")
 
 
+def load_safetensors_model(auto_class: Any, model_id: str) -> nn.Module:
+    """``auto_class.from_pretrained(model_id)`` from safetensors weights only.
+
+    ``pytorch_model.bin`` is a pickle: loading it can run code hidden in a tampered model
+    folder, so a folder (or cached hub model) without ``*.safetensors`` weights is refused.
+    """
+    try:
+        return auto_class.from_pretrained(model_id, use_safetensors=True)
+    except (OSError, ValueError) as err:
+        raise ConfigError(
+            f"language model '{model_id}' has no safetensors weights ({type(err).__name__}); "
+            "recforge never loads pickled weights such as pytorch_model.bin",
+            fix="convert the model to model.safetensors (transformers: save_pretrained(..., "
+            "safe_serialization=True)) or use a model that ships safetensors",
+        ) from None
+
+
 def int8_layers(model: nn.Module) -> dict[str, Any]:
     """Which linear layers ``int8`` quantises: the attention query/key/value projections.
 
@@ -164,7 +181,7 @@ class LMBackend(nn.Module):
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_id)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
-        lm = AutoModel.from_pretrained(self.model_id).eval()
+        lm = load_safetensors_model(AutoModel, self.model_id).eval()
         LOADS += 1
         if precision == "int8":
             with warnings.catch_warnings():

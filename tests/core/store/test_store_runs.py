@@ -119,7 +119,7 @@ def test_artifact_checksums_file_and_folder(store: Store, tmp_path: Path) -> Non
         store.log_artifact(run.id, kind="model", path=tmp_path / "missing")
 
 
-def test_delete_run_removes_rows_and_folder_keeps_models(store: Store, tmp_path: Path) -> None:
+def test_delete_run_removes_rows_and_folder_and_cascades_models(store: Store, tmp_path: Path) -> None:
     keep, gone = _run(store), _run(store)
     for run in (keep, gone):
         store.log_params(run.id, {"a": 1})
@@ -129,7 +129,10 @@ def test_delete_run_removes_rows_and_folder_keeps_models(store: Store, tmp_path:
     store.start_run(gone.id)
     store.finish_run(gone.id)
     store.register_model("m", gone.id)
-    store.delete_run(gone.id)
+    with pytest.raises(StoreError, match=r"registered model versions m v1 \(none\).*--cascade"):
+        store.delete_run(gone.id)  # refused: the version's weights live in the run's folder
+    assert (paths.artifacts_dir() / "runs" / str(gone.id) / "f").exists()
+    assert [mv.name for mv in store.delete_run(gone.id, cascade=True)] == ["m"]
     assert not (paths.artifacts_dir() / "runs" / str(gone.id)).exists()
     assert (paths.artifacts_dir() / "runs" / str(keep.id) / "f").exists()
     with store.session() as session:
@@ -137,7 +140,7 @@ def test_delete_run_removes_rows_and_folder_keeps_models(store: Store, tmp_path:
             counts = dict(session.execute(select(table.run_id, func.count()).group_by(table.run_id)).all())
             assert counts == {keep.id: 1}
     assert [r.id for r in store.list_runs()] == [keep.id]
-    assert store.list_models()[0].run_id is None  # the version survives, its source is gone
+    assert store.list_models() == []  # deregistered with its run: no version without weights
 
 
 def test_returned_objects_usable_after_session_closes(store: Store) -> None:

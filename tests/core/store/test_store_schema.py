@@ -77,8 +77,8 @@ def test_postgres_up_down_up_matches_orm(postgres_url: str) -> None:
             store.log_metrics(run.id, {"auc": 0.5, "nan": float("nan")}, step=1)
             store.finish_run(run.id)
             assert store.register_model("m", run.id).version == 1
-            store.delete_run(run.id)
-            assert store.list_runs() == [] and store.list_models()[0].run_id is None
+            assert [mv.version for mv in store.delete_run(run.id, cascade=True)] == [1]
+            assert store.list_runs() == [] and store.list_models() == []
     finally:
         schema_check.downgrade(engine, "base")
         engine.dispose()

@@ -1,0 +1,1 @@
+"""A plugin whose entry point has the name of the built-in encoders plugin."""

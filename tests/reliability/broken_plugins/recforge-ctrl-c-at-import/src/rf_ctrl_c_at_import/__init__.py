@@ -1,0 +1,2 @@
+"""A broken plugin: raises KeyboardInterrupt at import (reliability test fixture)."""
+raise KeyboardInterrupt
