@@ -11,6 +11,8 @@ from recforge.core.store import RUN_STATUSES, Store
 from recforge.core.store.compare import compare_runs
 from recforge.core.store.repository import stale_after_s
 from recforge.core.store.views import iso, run_to_dict
+from recforge.services.curves import learning_curves
+from recforge.services.runs import list_run_rows, run_detail
 
 
 def _fmt(value: float | None) -> str:
@@ -39,18 +41,19 @@ def list_runs(status: str | None, experiment: str | None, as_json: bool) -> None
     """
     timeout = stale_after_s()
     with Store.open() as store:
-        found = store.list_runs(experiment=experiment, status=status, stale_after_s=timeout)
-        latest = {r.id: store.latest_metrics(r.id) for r in found}
-    if as_json:
-        emit_json([run_to_dict(r, metrics=latest[r.id]) for r in found])
-        return
+        if as_json:
+            found = store.list_runs(experiment=experiment, status=status, stale_after_s=timeout)
+            emit_json([run_to_dict(r, metrics=store.latest_metrics(r.id)) for r in found])
+            return
+        rows = list_run_rows(store, experiment=experiment, status=status, stale_after_s=timeout)
     emit_table(
         "runs",
-        ["id", "experiment", "name", "status", "model", "started", "metrics"],
+        ["id", "experiment", "name", "status", "dataset", "model", "started", "metrics"],
         [
-            (r.id, r.experiment_name, r.name, r.status, r.model_summary, (iso(r.started_at) or "")[:19],
-             _short(", ".join(f"{k}={_fmt(v)}" for k, v in latest[r.id].items())))
-            for r in found
+            (r.id, r.experiment, r.name, r.status, r.dataset_name or r.dataset, r.model_summary,
+             (iso(r.started_at) or "")[:16].replace("T", " "),
+             ", ".join(f"{k}={_fmt(v)}" for k, v in r.metrics.items()))
+            for r in rows
         ],
     )
 
@@ -58,41 +61,53 @@ def list_runs(status: str | None, experiment: str | None, as_json: bool) -> None
 @runs.command("show")
 @click.argument("run_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show_run(run_id: int, as_json: bool) -> None:
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write learning-curve PNGs here.")
+def show_run(run_id: int, as_json: bool, plot_dir: str | None) -> None:
     """Show a run's config, params, metrics, artifacts and versions."""
     with Store.open() as store:
+        if as_json:
+            emit_json(run_to_dict(store.get_run(run_id), full=True, metrics=store.latest_metrics(run_id)))
+            return
+        detail = run_detail(store, run_id)
         run = store.get_run(run_id)
-        latest = store.latest_metrics(run_id)
-    data = run_to_dict(run, full=True, metrics=latest)
-    if as_json:
-        emit_json(data)
-        return
-    click.echo(f"run {run.id}  {run.experiment_name}/{run.name}  [{run.status}]  model {run.model_summary}")
+    row = detail.row
+    click.echo(f"run {row.id}  {row.experiment}/{row.name}  [{row.status}]  model {row.model_summary}")
+    data = run_to_dict(run, full=True)
     for key in ("created_at", "started_at", "ended_at", "duration_s", "seed", "dataset", "host", "code_version", "error"):
         if data.get(key) not in (None, ""):
             click.echo(f"  {key}: {data[key]}")
-    emit_table("metrics (latest)", ["key", "value"], [(k, _fmt(v)) for k, v in latest.items()])
-    emit_table("params", ["key", "value"], [(k, _short(v)) for k, v in run.params_dict.items()])
-    emit_table("artifacts", ["kind", "path", "size", "sha256"], [(a.kind, a.path, a.size, a.sha256[:12]) for a in run.artifacts])
+    emit_table("metrics (latest)", ["key", "value"], [(k, _fmt(v)) for k, v in row.metrics.items()])
+    emit_table("params", ["key", "value"], [(k, _short(v)) for k, v in detail.params.items()])
+    emit_table("artifacts", ["kind", "path", "size", "sha256"],
+               [(a.kind, a.path, a.size, a.sha256[:12]) for a in detail.artifacts])
     emit_table(
         "versions", ["what", "name", "version"],
-        [("plugin", k, v) for k, v in run.plugin_versions.items()]
-        + [("component", k, v) for k, v in run.component_versions.items()],
+        [("plugin", k, v) for k, v in detail.plugin_versions.items()]
+        + [("component", k, v) for k, v in detail.component_versions.items()],
     )
+    if detail.analysis.problem:
+        click.echo(f"analysis: {detail.analysis.problem}")
     click.echo("config:")
-    click.echo(json.dumps(run.config, indent=2, default=str))
+    click.echo(json.dumps(detail.config, indent=2, default=str))
+    if plot_dir:
+        written = learning_curves(detail.series, plot_dir, title=f"run {row.id} {row.name}")
+        click.echo(f"saved {len(written)} learning-curve plots to {plot_dir}")
 
 
 @runs.command("delete")
 @click.argument("run_id", type=int)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-def delete_run(run_id: int, yes: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def delete_run(run_id: int, yes: bool, as_json: bool) -> None:
     """Delete a run's records and its artifact folder."""
     with Store.open() as store:
         run = store.get_run(run_id)
         if not yes:
             click.confirm(f"delete run {run.id} ({run.experiment_name}/{run.name}, {run.status})?", abort=True)
         store.delete_run(run_id)
+    if as_json:
+        emit_json({"deleted": run_id})
+        return
     click.echo(f"deleted run {run_id}")
 
 

@@ -25,7 +25,7 @@ from recforge.console.screens.plugins import PluginsScreen
 from recforge.console.screens.run_detail import RunDetailScreen
 from recforge.console.screens.runs import RunsScreen
 from recforge.console.screens.train_launcher import TrainLauncherScreen
-from recforge.console.services import open_store
+from recforge.services.runs import open_store
 from recforge.core.errors import RecforgeError
 from recforge.core.store import Store
 
@@ -69,6 +69,10 @@ class RecforgeConsole(App[None]):
         self.add_mode("components", ComponentsScreen)
         self.add_mode("train", TrainLauncherScreen)
         self.switch_mode("runs")
+
+    def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
+        """Notifications carry user text (names, paths, errors): plain text unless asked."""
+        super().notify(message, markup=markup, **kwargs)
 
     # ------------------------------------------------------------------ navigation
     def action_section(self, mode: str) -> None:

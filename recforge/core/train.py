@@ -48,7 +48,7 @@ from recforge.core.optim import OPTIMIZERS, SCHEDULERS, EpochScheduler, make_opt
 
 log = logging.getLogger(__name__)
 
-LOWER_IS_BETTER = ("loss", "logloss", "rmse", "mae", "mse")
+from recforge.core.metric_direction import LOWER_IS_BETTER, higher_is_better as _name_higher_is_better  # noqa: F401
 #: rows gathered from the training table per block of batches (see Trainer._block_batches)
 GATHER_ROWS = 1 << 16
 #: spellings of booleans accepted in the train section
@@ -155,7 +155,7 @@ class TrainSettings:
     def higher_is_better(self, key: str) -> bool:
         if self.monitor_mode != "auto":
             return self.monitor_mode == "max"
-        return key.rsplit(".", 1)[-1].split("@")[0] not in LOWER_IS_BETTER
+        return _name_higher_is_better(key)
 
 
 def _amp_setting(value: Any) -> bool | str:

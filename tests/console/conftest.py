@@ -38,20 +38,22 @@ AUC_B = [0.72, 0.77, 0.79]
 LOGLOSS_A = [0.60, 0.57, 0.56]
 LOGLOSS_B = [0.58, 0.55, 0.53]
 
+#: the shape `recforge analyze` writes (see recforge.core.analysis.report); the real-store
+#: tests in test_console_real_store.py open a report made by the CLI itself
 ANALYSIS = {
-    "field_importance": {
+    "fields": ["user_id", "item_id", "genres", "age"],
+    "importance": {
         "user_id": {"mean": 0.031, "low": 0.027, "high": 0.035},
         "item_id": {"mean": 0.052, "low": 0.047, "high": 0.057},
         "genres": {"mean": 0.012, "low": 0.009, "high": 0.015},
         "age": {"mean": -0.001, "low": -0.002, "high": 0.000},
     },
-    "pair_strength": {
-        "fields": ["user_id", "item_id", "genres", "age"],
-        "matrix": [
-            [0.0, 0.020, 0.004, 0.001],
-            [0.020, 0.0, 0.010, 0.000],
-            [0.004, 0.010, 0.0, 0.002],
-            [0.001, 0.000, 0.002, 0.0],
+    "pairs": {
+        "strength_matrix": [
+            [None, 0.020, 0.004, 0.001],
+            [0.020, None, 0.010, 0.000],
+            [0.004, 0.010, None, 0.002],
+            [0.001, 0.000, 0.002, None],
         ],
     },
 }

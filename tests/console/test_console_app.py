@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Input, RichLog, Static, TextArea
 
-from recforge.console import pip_runner
+from recforge.services import plugins as pip_runner
 from recforge.console.app import RecforgeConsole
 from recforge.console.screens.compare import CompareScreen
 from recforge.console.screens.confirm import ConfirmDialog
@@ -176,8 +176,11 @@ async def test_compare_marked_runs(filled: SimpleNamespace) -> None:
         screen = app.screen
         assert isinstance(screen, CompareScreen) and screen.run_ids == [1, 2]
         metrics = screen.query_one("#compare-metrics", DataTable)
-        rows = {r[0]: r for r in (metrics.get_row(k) for k in metrics.rows)}
+        rows = {str(r[0]): r for r in (metrics.get_row(k) for k in metrics.rows)}
         assert str(rows["valid.auc"][3]) == "+0.0400"  # 0.79 - 0.75
+        # both improved: AUC went up, logloss went down; each is green by its own direction
+        assert rows["valid.auc"][3].style == "green" and str(rows["valid.logloss"][3]) == "-0.0300"
+        assert rows["valid.logloss"][3].style == "green"
         config = screen.query_one("#compare-config", DataTable)
         keys = column(config, "key")
         assert keys == ["model.embedding_dim", "model.interaction", "name", "train.lr"]
@@ -253,7 +256,7 @@ async def test_components_and_datasets_screens(filled: SimpleNamespace) -> None:
         await pilot.press("5")
         table = app.screen.query_one("#components-table", DataTable)
         assert column(table, "name") == [c.name for c in reg.list()]
-        await pilot.press("k")  # encoders only
+        await pilot.press("t")  # encoders only
         assert column(table, "name") == [c.name for c in reg.list("encoder")]
         if reg.list("encoder"):
             doc = str(app.screen.query_one("#component-doc", Static).render())

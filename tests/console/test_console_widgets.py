@@ -7,10 +7,11 @@ import math
 import pytest
 
 from recforge.console import formatting as fmt
-from recforge.console.analysis_view import field_importance, pair_matrix
+from recforge.services.analysis import field_importance, pair_matrix
 from recforge.console.launcher import progress_line
-from recforge.console.pip_runner import pip_command
-from recforge.console.services import metric_series, parse_tag
+from recforge.services.plugins import pip_command
+from recforge.services.models import parse_tag
+from recforge.services.runs import metric_series
 from recforge.console.widgets.heatmap import cell_shade
 from recforge.console.widgets.importance_bars import Importance, bar
 from recforge.console.widgets.metric_chart import column_plot, sparkline
@@ -44,20 +45,18 @@ def test_formatting() -> None:
     assert fmt.duration(None) == "" and fmt.metric(0.123456) == "0.1235" and fmt.metric(math.nan) == "nan"
 
 
-def test_analysis_shapes_are_read() -> None:
+def test_analysis_document_is_read_in_the_shape_analyze_writes() -> None:
     doc = {
-        "field_importance": [{"field": "a", "importance": 0.2, "ci": [0.1, 0.3]}, {"field": "b", "value": 0.1}],
-        "pair_strength": [{"fields": ["a", "b"], "strength": 0.5}, {"pair": ["b", "c"], "value": 0.25}],
+        "fields": ["a", "b", "c"],
+        "importance": {"a": {"mean": 0.2, "low": 0.1, "high": 0.3}, "b": {"mean": 0.1}, "c": {"mean": None}},
+        "pairs": {"strength_matrix": [[None, 0.5, None], [0.5, None, 0.25], [None, 0.25, None]]},
     }
-    imp = field_importance(doc)
-    assert imp == [Importance("a", 0.2, 0.1, 0.3), Importance("b", 0.1)]
+    assert field_importance(doc) == [Importance("a", 0.2, 0.1, 0.3), Importance("b", 0.1)]
     pm = pair_matrix(doc)
     assert pm is not None and pm.labels == ["a", "b", "c"]
     assert pm.matrix[0][1] == pm.matrix[1][0] == 0.5 and pm.matrix[2][1] == 0.25 and pm.matrix[0][2] is None
-    assert pair_matrix({"pairwise": {"a|b": 1.0}}).matrix == [[None, 1.0], [1.0, None]]
-    assert field_importance({"importance": {"x": {"mean": 0.3, "low": 0.2, "high": 0.4}}}) == [
-        Importance("x", 0.3, 0.2, 0.4)
-    ]
+    # a matrix whose size disagrees with the fields is not drawn
+    assert pair_matrix({**doc, "fields": ["a", "b"]}) is None
     assert field_importance({}) == [] and pair_matrix({}) is None
 
 

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from recforge.console.messages import RunChosen
 from recforge.console.screens.base import ConsoleScreen
-from recforge.console.services import list_run_rows
+from recforge.services.runs import list_run_rows
 from recforge.console.widgets.runs_table import RunsTable
 from recforge.core.errors import RecforgeError
 
@@ -39,7 +39,7 @@ class RunsScreen(ConsoleScreen):
         yield Header()
         yield Input(placeholder="/ filter: words, status:running, exp:NAME", id="runs-filter")
         yield RunsTable(id="runs-table")
-        yield Static("", id="runs-summary", classes="summary")
+        yield Static("", id="runs-summary", classes="summary", markup=False)
         yield Footer()
 
     @property

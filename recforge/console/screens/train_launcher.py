@@ -55,7 +55,7 @@ class TrainLauncherScreen(ConsoleScreen):
             yield Input(placeholder="config file (ctrl+o loads it)", id="config-path")
             yield Input(placeholder="overrides: train.epochs=1 model.embedding_dim=8", id="overrides")
         yield TextArea("", language="yaml", id="config-text", show_line_numbers=False)
-        yield Static("idle: load or write a config, then ctrl+l", id="train-status", classes="summary")
+        yield Static("idle: load or write a config, then ctrl+l", id="train-status", classes="summary", markup=False)
         yield ProgressBar(total=100, show_eta=False, id="train-progress")  # idle: still, not pulsing
         yield RichLog(id="train-log", max_lines=300, wrap=True)
         yield Footer()

@@ -114,7 +114,7 @@ class MetricChart(Widget):
         if self.selected in self.series:
             points = self.series[self.selected]
             values = [v for _, v in points]
-            text.append(f"\n{self.selected} by step ({points[0][0]}..{points[-1][0]})\n", style="bold")
+            text.append(f"\n{self.selected} by epoch ({points[0][0]}..{points[-1][0]})\n", style="bold")
             top, bottom = _fmt(max(values)), _fmt(min(values))
             pad = max(len(top), len(bottom))
             plot = column_plot([v for v in values], 5)
