@@ -6,6 +6,7 @@ import json
 
 import click
 
+from recforge.cli._lazy import LazyGroup
 from recforge.cli._output import emit_json, emit_table
 from recforge.core.store import RUN_STATUSES, Store
 from recforge.core.store.compare import compare_runs
@@ -24,7 +25,9 @@ def _short(value: object, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-@click.group("runs")
+@click.group("runs", cls=LazyGroup, lazy={
+    "rerun": ("recforge.cli.train:rerun", "Train a new run with RUN's config (optionally changed with --set)."),
+})
 def runs() -> None:
     """List, inspect, compare and delete runs."""
 
