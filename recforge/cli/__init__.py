@@ -17,6 +17,7 @@ import importlib
 import importlib.metadata
 import logging
 import pkgutil
+import re
 import sys
 from typing import Any
 
@@ -116,9 +117,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
+_DID_YOU_MEAN = re.compile(r"\.?\s*\(?Did you mean (?:one of: )?(.+?)\??\)?$")
+
+
 def _usage_line(err: click.ClickException) -> str:
-    """Click's usage/parameter errors as the one-line ``error: problem; fix`` contract."""
+    """Click's usage/parameter errors as the one-line ``error: problem; fix`` contract.
+
+    Click's "No such command 'trian'. Did you mean 'train'?" becomes
+    "No such command 'trian' (did you mean 'train'?)": one sentence, no doubled punctuation.
+    """
     message = " ".join(err.format_message().split())
+    message = _DID_YOU_MEAN.sub(lambda m: f" (did you mean {m.group(1)}?)", message).rstrip(" .")
     ctx = getattr(err, "ctx", None)
     command = ctx.command_path if ctx is not None else "recforge"
     if isinstance(err, click.UsageError):

@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from recforge.core.errors import did_you_mean
+
 #: name -> ("package.module:attribute", one-line help)
 LazySpec = Mapping[str, tuple[str, str]]
 
@@ -42,6 +44,17 @@ class LazyGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in self.lazy:
             self.add_command(resolve(self.lazy[cmd_name][0]), cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """Click's, with lazy names among the "did you mean" suggestions."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as err:
+            name = str(args[0]) if args else ""
+            if not name or name.startswith("-") or name in self.list_commands(ctx):
+                raise
+            hint = did_you_mean(name, self.list_commands(ctx))
+            raise click.UsageError(f"No such command '{name}'{hint}", ctx=err.ctx) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Like click's, but lazy commands show their declared help without being imported."""

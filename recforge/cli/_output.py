@@ -18,9 +18,11 @@ def emit_json(obj: Any) -> None:
 
 def emit_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print a rich table (falls back to plain text when not a terminal)."""
-    table = Table(title=title, show_lines=False)
+    # at least as wide as its title (no title wrapped mid-phrase); cells wrap at spaces and a
+    # word too long for its column ends in an ellipsis instead of being cut mid-word
+    table = Table(title=title, show_lines=False, min_width=len(title) + 4 if title else None)
     for col in columns:
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="ellipsis")
     for row in rows:
         table.add_row(*["" if v is None else str(v) for v in row])
     Console(soft_wrap=False, width=max(100, Console().width)).print(table)
