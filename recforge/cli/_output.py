@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def emit_json(obj: Any) -> None:
@@ -20,9 +21,10 @@ def emit_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequenc
     """Print a rich table (falls back to plain text when not a terminal)."""
     # at least as wide as its title (no title wrapped mid-phrase); cells wrap at spaces and a
     # word too long for its column ends in an ellipsis instead of being cut mid-word
-    table = Table(title=title, show_lines=False, min_width=len(title) + 4 if title else None)
+    # cells and titles are user text (names, paths, errors): Text, never Rich markup
+    table = Table(title=Text(title) if title else None, show_lines=False, min_width=len(title) + 4 if title else None)
     for col in columns:
         table.add_column(col, overflow="ellipsis")
     for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
+        table.add_row(*[Text("" if v is None else str(v)) for v in row])
     Console(soft_wrap=False, width=max(100, Console().width)).print(table)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 from types import SimpleNamespace
@@ -16,6 +17,9 @@ import pytest
 from sqlalchemy import DateTime, inspect, text
 
 from recforge.core.store import Store
+
+sys.path.insert(0, str(Path(__file__).parent))
+from real_store import RealStore, build_real_store  # noqa: E402
 
 T0 = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.timezone.utc)
 
@@ -125,6 +129,12 @@ def filled(store: Store) -> SimpleNamespace:
         store=store, ids=ids, auc_a=AUC_A, auc_b=AUC_B, logloss_a=LOGLOSS_A, logloss_b=LOGLOSS_B,
         config_a=CONFIG_A, config_b=CONFIG_B, analysis=ANALYSIS, t0=T0,
     )
+
+
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory: pytest.TempPathFactory, tasks_dir: Path, datasets_dir: Path) -> RealStore:
+    """A store made by the real CLI (train, analyze, register, a failed and an interrupted run)."""
+    return build_real_store(tmp_path_factory.mktemp("real"), tasks_dir, datasets_dir)
 
 
 @pytest.fixture
