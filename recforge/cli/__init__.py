@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import logging
+import os
 import pkgutil
 import re
 import sys
@@ -25,6 +26,7 @@ import click
 
 import recforge
 from recforge.cli._lazy import LazyGroup
+from recforge.core import progress
 from recforge.core.errors import RecforgeError
 
 #: name -> ("module:attribute", one-line help); register a new command with ONE line here
@@ -142,6 +144,18 @@ def _os_error_line(err: OSError) -> str:
     return f"error: {reason}{where}; check the path, its permissions and the free disk space"
 
 
+def quiet_third_party_bars(as_json: bool) -> None:
+    """No tqdm bars from transformers / huggingface_hub ("Loading weights") with ``--json`` or
+    when stderr is not a terminal (they would fill a log with carriage returns).
+
+    Set before those libraries are imported (commands import them lazily); a user's own
+    setting of the variables wins.
+    """
+    if as_json or not sys.stderr.isatty():
+        for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE", "TRANSFORMERS_NO_ADVISORY_WARNINGS"):
+            os.environ.setdefault(name, "1")
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point with the one-line error contract.
 
@@ -152,6 +166,8 @@ def main(argv: list[str] | None = None) -> Any:
     """
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    quiet_third_party_bars(as_json="--json" in args)
+    progress.set_enabled("--json" not in args)
     try:
         return cli.main(args=args, prog_name="recforge", standalone_mode=False)
     except click.exceptions.Abort:  # click turns Ctrl-C into Abort

@@ -35,10 +35,7 @@ def _heavy_modules(*args: str) -> list[str]:
     return [m for m in line[len("HEAVY="):].split(",") if m]
 
 
-@pytest.mark.parametrize("args", [
-    ("--help",), ("runs", "list"), ("runs", "--help"), ("models", "list", "--json"), ("db", "current"),
-    ("train", "--help"),
-])
+@pytest.mark.parametrize("args", [("--help",), ("runs", "list"), ("models", "list", "--json"), ("train", "--help")])
 def test_commands_that_do_not_train_import_no_torch(args: tuple[str, ...]) -> None:
     heavy = _heavy_modules(*args)
     if args == ("train", "--help"):

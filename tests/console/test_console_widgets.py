@@ -8,7 +8,7 @@ import pytest
 
 from recforge.console import formatting as fmt
 from recforge.services.analysis import field_importance, pair_matrix
-from recforge.console.launcher import progress_line
+from recforge.console.launcher import progress_fraction, progress_line
 from recforge.services.plugins import pip_command
 from recforge.services.models import parse_tag
 from recforge.services.runs import metric_series
@@ -86,3 +86,14 @@ def test_progress_line() -> None:
     event = {"kind": "epoch", "epoch": 2, "epochs": 5, "loss": 0.4312, "samples_per_s": 1234.4,
              "metrics": {"valid.auc": 0.78125, "train.loss": 0.4}}
     assert progress_line(event) == "epoch 2/5 · loss 0.4312 · 1,234 samples/s · valid.auc 0.7812"
+    # an epoch event carries step == steps but no "step N/M" (that is for step events)
+    assert "step" not in progress_line({**event, "step": 20, "steps": 20})
+    assert progress_line({"kind": "step", "epoch": 1, "epochs": 2, "step": 3, "steps": 20}) == "epoch 1/2 · step 3/20"
+
+
+def test_progress_fraction_is_never_an_epoch_behind() -> None:
+    assert progress_fraction({"kind": "step", "epoch": 1, "epochs": 2, "step": 1, "steps": 20}) == 1 / 40
+    assert progress_fraction({"kind": "epoch", "epoch": 1, "epochs": 2, "step": 20, "steps": 20}) == 0.5
+    assert progress_fraction({"kind": "epoch", "epoch": 2, "epochs": 2, "steps": 20}) == 1.0
+    assert progress_fraction({"kind": "end", "epoch": 1, "epochs": 9}) == 1.0  # early stop: done
+    assert progress_fraction({"kind": "start", "epoch": 1, "epochs": 2}) is None

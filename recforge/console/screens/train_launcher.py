@@ -16,7 +16,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, ProgressBar, RichLog, Static, TextArea
 
-from recforge.console.launcher import Runner, TrainJob, parse_config_text, progress_line, result_run_id
+from recforge.console.launcher import (
+    Runner,
+    TrainJob,
+    parse_config_text,
+    progress_fraction,
+    progress_line,
+    result_run_id,
+)
 from recforge.console.messages import TrainFinished, TrainProgress
 from recforge.console.screens.base import ConsoleScreen
 from recforge.core.config import apply_overrides, dump_config
@@ -151,12 +158,11 @@ class TrainLauncherScreen(ConsoleScreen):
     def on_train_progress(self, message: TrainProgress) -> None:
         event = message.event
         line = progress_line(event)
-        self._status(line)
-        bar = self.query_one("#train-progress", ProgressBar)
-        epochs, steps = event.get("epochs") or 0, event.get("steps") or 0
-        if epochs and steps:
-            done = max(int(event.get("epoch", 1)) - 1, 0) * steps + int(event.get("step", 0))
-            bar.update(total=epochs * steps, progress=done)
+        cancelling = self.job is not None and self.job.cancelled.is_set()
+        self._status(f"cancelling after the current step… · {line}" if cancelling else line)
+        fraction = progress_fraction(event)
+        if fraction is not None:
+            self.query_one("#train-progress", ProgressBar).update(total=1000, progress=round(fraction * 1000))
         if event.get("kind") in ("start", "epoch", "end"):
             self.query_one("#train-log", RichLog).write(f"{event.get('kind')}: {line}")
 
@@ -167,6 +173,8 @@ class TrainLauncherScreen(ConsoleScreen):
         self.last_run_id = message.run_id
         run = f"run {message.run_id} " if message.run_id is not None else ""
         text = f"{run}{message.status}" + (f": {message.error}" if message.error else "")
+        if message.status == "finished":
+            self.query_one("#train-progress", ProgressBar).update(total=1000, progress=1000)
         self._status(text)
         self.query_one("#train-log", RichLog).write(text)
         self.notify(text, severity="error" if message.status == "failed" else "information")
