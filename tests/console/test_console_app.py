@@ -346,3 +346,41 @@ async def test_help_palette_and_small_terminal(filled: SimpleNamespace) -> None:
         app.open_run(filled.ids["a"])
         await pilot.pause()
         assert isinstance(app.screen, RunDetailScreen)
+
+
+async def test_help_does_not_trap_focus_and_screenshots_go_to_a_created_folder(
+    filled: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shots = tmp_path / "not" / "there" / "yet"
+    monkeypatch.setenv("RECFORGE_SCREENSHOT_DIR", str(shots))
+    app = RecforgeConsole(store=filled.store, refresh_s=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("6")
+        path_field = app.screen.query_one("#config-path", Input)
+        path_field.focus()
+        await pilot.pause()
+        app.action_help()
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.focused, Input)  # focus left the path field ...
+        await pilot.press("1")  # ... so the section keys work again
+        await pilot.pause()
+        assert isinstance(app.screen.query_one(RunsTable), RunsTable)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        saved = list(shots.glob("*.svg"))
+        assert len(saved) == 1 and "<svg" in saved[0].read_text()[:400]
+
+
+async def test_run_detail_number_keys_switch_tabs(filled: SimpleNamespace) -> None:
+    app = RecforgeConsole(store=filled.store, refresh_s=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_run(filled.ids["a"])
+        await pilot.pause()
+        tabs = app.screen.query_one("#run-tabs")
+        for key, tab in (("6", "tab-analysis"), ("4", "tab-artifacts"), ("1", "tab-metrics")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert tabs.active == tab and isinstance(app.screen, RunDetailScreen)

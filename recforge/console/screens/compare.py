@@ -80,6 +80,10 @@ class CompareScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "Compare " + " vs ".join(str(r) for r in self.run_ids)
+        live = self.comparison is not None and any(r.get("status") == "running" for r in self.comparison.runs)
+        if live and self.console.refresh_s:
+            # a run still trains: rebuild the tables from the store while it does
+            self.set_interval(self.console.refresh_s, lambda: self.refresh(recompose=True))
 
     def action_back(self) -> None:
         self.app.pop_screen()

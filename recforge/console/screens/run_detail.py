@@ -36,6 +36,13 @@ def _table(id: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Pl
     return table
 
 
+#: the detail tabs in number-key order (1-6 switch tabs here; Esc goes back to the sections)
+TABS: tuple[tuple[str, str], ...] = (
+    ("tab-metrics", "Metrics"), ("tab-params", "Params"), ("tab-config", "Config"),
+    ("tab-artifacts", "Artifacts"), ("tab-versions", "Versions"), ("tab-analysis", "Analysis"),
+)
+
+
 class RunDetailScreen(ConsoleScreen):
     """Everything about one run; Esc goes back to where it was opened from.
 
@@ -51,6 +58,7 @@ class RunDetailScreen(ConsoleScreen):
         Binding("e", "export", "Export"),
         Binding("m", "next_metric", "Metric"),
         Binding("x", "delete", "Delete"),
+        *(Binding(str(i), f"tab('{tab}')", title, show=False) for i, (tab, title) in enumerate(TABS, 1)),
     ]
 
     def __init__(self, run_id: int, refresh_s: float | None = 2.0) -> None:
@@ -146,6 +154,9 @@ class RunDetailScreen(ConsoleScreen):
     # ------------------------------------------------------------------ actions
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#run-tabs", TabbedContent).active = tab
 
     def action_next_metric(self) -> None:
         self.query_one(MetricChart).cycle()
