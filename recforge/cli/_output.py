@@ -27,4 +27,6 @@ def emit_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequenc
         table.add_column(col, overflow="ellipsis")
     for row in rows:
         table.add_row(*[Text("" if v is None else str(v)) for v in row])
-    Console(soft_wrap=False, width=max(100, Console().width)).print(table)
+    probe = Console()
+    # a terminal's own width; a pipe or file has none, so lines may be as long as they need
+    Console(soft_wrap=False, width=probe.width if probe.is_terminal else 200).print(table)

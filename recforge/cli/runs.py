@@ -13,7 +13,7 @@ from recforge.core.store.compare import compare_runs
 from recforge.core.store.repository import stale_after_s
 from recforge.core.store.views import iso, run_to_dict
 from recforge.services.curves import learning_curves
-from recforge.services.runs import list_run_rows, run_detail
+from recforge.services.runs import list_run_rows, pick_metric_columns, run_detail
 
 
 def _fmt(value: float | None) -> str:
@@ -49,13 +49,13 @@ def list_runs(status: str | None, experiment: str | None, as_json: bool) -> None
             emit_json([run_to_dict(r, metrics=store.latest_metrics(r.id)) for r in found])
             return
         rows = list_run_rows(store, experiment=experiment, status=status, stale_after_s=timeout)
+    shown = pick_metric_columns(rows) or sorted({k for r in rows for k in r.metrics})[:4]
     emit_table(
         "runs",
-        ["id", "experiment", "name", "status", "dataset", "model", "started", "metrics"],
+        ["id", "experiment", "name", "status", "dataset", "model", "started", *shown],
         [
             (r.id, r.experiment, r.name, r.status, r.dataset_name or r.dataset, r.model_summary,
-             (iso(r.started_at) or "")[:16].replace("T", " "),
-             ", ".join(f"{k}={_fmt(v)}" for k, v in r.metrics.items()))
+             (iso(r.started_at) or "")[:16].replace("T", " "), *(_fmt(r.metrics.get(k)) for k in shown))
             for r in rows
         ],
     )

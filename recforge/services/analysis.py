@@ -100,14 +100,14 @@ def pair_matrix(doc: dict[str, Any], key: str = "strength_matrix") -> PairMatrix
 def load_analysis(artifacts: Sequence[tuple[str, str]], run_id: int | None = None) -> AnalysisView:
     """The newest ``analysis.json`` among ``(kind, path)`` artifacts, as a view.
 
-    A folder artifact is searched for ``analysis.json`` inside it. PNGs stored beside the
-    report are listed in ``plots``.
+    An ``analysis`` folder artifact is searched for ``analysis.json`` inside it (other folders,
+    such as the saved model, are not). PNGs stored beside the report are listed in ``plots``.
     """
     fix = f"rerun `recforge analyze {run_id}`" if run_id is not None else "rerun `recforge analyze`"
     plots = [p for k, p in artifacts if k == "analysis" and p.lower().endswith(".png")]
-    for _kind, raw_path in reversed(list(artifacts)):
+    for kind, raw_path in reversed(list(artifacts)):
         path = Path(raw_path)
-        if path.suffix == "" and path.is_dir():
+        if kind == "analysis" and path.is_dir():  # a folder of analysis output
             path = path / REPORT_FILE
         if path.name != REPORT_FILE:
             continue

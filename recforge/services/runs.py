@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,19 @@ class DatasetRow:
     counts: dict[str, Any]
 
 
+def pick_metric_columns(rows: Sequence[RunRow], limit: int = 4) -> list[str]:
+    """Up to ``limit`` metric columns: the first two valid key metrics, their test
+    counterparts (read once after training), then the commonest other valid metrics."""
+    present: dict[str, int] = {}
+    for row in rows:
+        for key in row.metrics:
+            present[key] = present.get(key, 0) + 1
+    valid = [k for k in KEY_METRICS if k.startswith("valid.") and k in present][:2]
+    chosen = valid + [t for t in (f"test.{k[len('valid.'):]}" for k in valid) if t in present]
+    rest = sorted((k for k in present if k not in chosen and k.startswith("valid.")), key=lambda k: (-present[k], k))
+    return (chosen + rest)[:limit]
+
+
 def open_store() -> Store:
     """The store the CLI uses (``RECFORGE_DB`` or the SQLite file under ``RECFORGE_HOME``)."""
     return Store.open()
@@ -139,6 +152,11 @@ def metric_series(metrics: Iterable[Any]) -> dict[str, list[tuple[int, float]]]:
     for m in metrics:
         out.setdefault(m.key, {})[int(m.step)] = _metric_value(m.value)
     return {k: sorted(v.items()) for k, v in sorted(out.items())}
+
+
+def run_series(store: Store, run_id: int) -> dict[str, list[tuple[int, float]]]:
+    """A run's metric history by epoch (what the live charts draw)."""
+    return metric_series(store.get_metrics(run_id))
 
 
 def run_detail(store: Store, run_id: int) -> RunDetail:
@@ -215,6 +233,8 @@ __all__ = [
     "list_run_rows",
     "metric_series",
     "open_store",
+    "pick_metric_columns",
     "require_run",
     "run_detail",
+    "run_series",
 ]

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
 from recforge.console import formatting as fmt
-from recforge.services.analysis import field_importance, pair_matrix
 from recforge.console.launcher import progress_fraction, progress_line
-from recforge.services.plugins import pip_command
-from recforge.services.models import parse_tag
-from recforge.services.runs import metric_series
+from recforge.console.widgets.curve_plot import curve_keys
 from recforge.console.widgets.heatmap import cell_shade
 from recforge.console.widgets.importance_bars import Importance, bar
-from recforge.console.widgets.metric_chart import column_plot, sparkline
+from recforge.console.widgets.metric_chart import sparkline
 from recforge.core.errors import ConfigError, PluginError
+from recforge.services.analysis import field_importance, load_analysis, pair_matrix
+from recforge.services.models import parse_tag
+from recforge.services.plugins import pip_command
+from recforge.services.runs import metric_series
 
 
 def test_sparkline_maps_min_to_lowest_and_max_to_full_block() -> None:
@@ -24,11 +26,10 @@ def test_sparkline_maps_min_to_lowest_and_max_to_full_block() -> None:
     assert sparkline([1.0, math.nan, 2.0]) == "▁ █"
 
 
-def test_column_plot_fills_in_eighths() -> None:
-    # height 2 -> 16 levels; min -> 1 eighth, max -> 16 eighths (both cells full)
-    assert column_plot([0.0, 1.0], 2) == [" █", "▁█"]
-    mid = column_plot([0.0, 0.5, 1.0], 2)  # 0.5 -> 1 + round(0.5 * 15) = 9 eighths: one full + 1
-    assert [row[1] for row in mid] == ["▁", "█"]
+def test_curve_keys_draw_every_split_of_the_chosen_metric() -> None:
+    series = {"train.loss": [(1, 0.5)], "valid.auc": [(1, 0.7)], "test.auc": [(2, 0.71)], "valid.logloss": [(1, 0.6)]}
+    assert curve_keys(series, "valid.auc") == ["valid.auc", "test.auc"]
+    assert curve_keys(series, "train.loss") == ["train.loss"] and curve_keys(series, None) == []
 
 
 def test_bar_and_shade_scale_to_the_maximum() -> None:
@@ -97,3 +98,18 @@ def test_progress_fraction_is_never_an_epoch_behind() -> None:
     assert progress_fraction({"kind": "epoch", "epoch": 2, "epochs": 2, "steps": 20}) == 1.0
     assert progress_fraction({"kind": "end", "epoch": 1, "epochs": 9}) == 1.0  # early stop: done
     assert progress_fraction({"kind": "start", "epoch": 1, "epochs": 2}) is None
+
+
+def test_load_analysis_skips_other_folders_and_pngs(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    report = tmp_path / "analysis-valid" / "analysis.json"
+    report.parent.mkdir()
+    report.write_text('{"fields": ["a"], "importance": {"a": {"mean": 0.1}}}')
+    png = report.parent / "pair_strength.png"
+    png.write_bytes(b"\x89PNG")
+    # what `recforge analyze` logs: the report, then its PNGs; the model folder came first
+    view = load_analysis([("model", str(model)), ("analysis", str(report)), ("analysis", str(png))], run_id=7)
+    assert view.problem is None and view.importance == [Importance("a", 0.1)] and view.plots == [str(png)]
+    assert load_analysis([("model", str(model))]).available is False
+    assert load_analysis([("model", str(model))]).problem is None

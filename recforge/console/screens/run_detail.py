@@ -21,6 +21,7 @@ from recforge.console.screens.prompt import PromptDialog
 from recforge.services.models import register_model
 from recforge.services.runs import RunDetail, export_run, run_detail
 from recforge.console.widgets.config_view import ConfigView
+from recforge.console.widgets.curve_plot import CurvePlot
 from recforge.console.widgets.heatmap import Heatmap
 from recforge.console.widgets.importance_bars import ImportanceBars
 from recforge.console.widgets.metric_chart import MetricChart
@@ -74,8 +75,10 @@ class RunDetailScreen(ConsoleScreen):
         yield Static(self._summary(detail), id="run-summary", classes="summary", markup=False)
         with TabbedContent(id="run-tabs"):
             with TabPane("Metrics", id="tab-metrics"):
-                with VerticalScroll():
-                    yield MetricChart(detail.series, id="metric-chart")
+                with Horizontal(classes="curves"):
+                    with VerticalScroll(classes="curve-list"):
+                        yield MetricChart(detail.series, id="metric-chart")
+                    yield CurvePlot(detail.series, id="curve-plot")
             with TabPane("Params", id="tab-params"):
                 yield _table(
                     "params-table",
@@ -150,6 +153,11 @@ class RunDetailScreen(ConsoleScreen):
             return
         self.query_one("#run-summary", Static).update(self._summary(detail))
         self.query_one(MetricChart).set_series(detail.series)
+        self.query_one(CurvePlot).show(detail.series, self.query_one(MetricChart).selected)
+
+    def on_metric_chart_selected(self, message: MetricChart.Selected) -> None:
+        if self.detail is not None:
+            self.query_one(CurvePlot).show(self.detail.series, message.name)
 
     # ------------------------------------------------------------------ actions
     def action_back(self) -> None:

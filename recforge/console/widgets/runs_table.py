@@ -15,7 +15,7 @@ from rich.text import Text
 
 from recforge.console import formatting as fmt
 from recforge.console.widgets.plain_table import PlainTable, as_text
-from recforge.services.runs import KEY_METRICS, RunRow
+from recforge.services.runs import RunRow, pick_metric_columns
 
 BASE_COLUMNS: tuple[str, ...] = ("✓", "id", "status", "experiment", "name", "dataset", "model")
 TAIL_COLUMNS: tuple[str, ...] = ("duration", "started")
@@ -40,19 +40,6 @@ def matches(row: RunRow, query: str) -> bool:
             if word not in hay:
                 return False
     return True
-
-
-def pick_metric_columns(rows: Sequence[RunRow], limit: int = 4) -> list[str]:
-    """Up to ``limit`` metric columns: the first two valid key metrics, their test
-    counterparts (read once after training), then the commonest other valid metrics."""
-    present: dict[str, int] = {}
-    for row in rows:
-        for key in row.metrics:
-            present[key] = present.get(key, 0) + 1
-    valid = [k for k in KEY_METRICS if k.startswith("valid.") and k in present][:2]
-    chosen = valid + [t for t in (f"test.{k[len('valid.'):]}" for k in valid) if t in present]
-    rest = sorted((k for k in present if k not in chosen and k.startswith("valid.")), key=lambda k: (-present[k], k))
-    return (chosen + rest)[:limit]
 
 
 def sort_value(row: RunRow, column: str) -> Any:
