@@ -384,3 +384,23 @@ async def test_run_detail_number_keys_switch_tabs(filled: SimpleNamespace) -> No
             await pilot.press(key)
             await pilot.pause()
             assert tabs.active == tab and isinstance(app.screen, RunDetailScreen)
+
+
+async def test_keys_reach_the_table_not_a_text_field_on_arrival(filled: SimpleNamespace) -> None:
+    """j/k move the runs cursor on start; on the Train section 1 still switches sections."""
+    app = RecforgeConsole(store=filled.store, refresh_s=None)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(RunsTable)
+        assert app.screen.query_one("#runs-filter", Input).value == ""
+        await pilot.press("j")
+        assert table.cursor_row == 1 and app.screen.query_one("#runs-filter", Input).value == ""
+        await pilot.press("k")
+        assert table.cursor_row == 0
+        assert app.screen.query_one("#runs-preview-text", Static).display  # wide: preview shown
+        await pilot.press("6")
+        await pilot.pause()
+        assert not isinstance(app.focused, (Input, TextArea))
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.screen.query_one(RunsTable) is not None and app.screen.sub_title.startswith("Runs")

@@ -38,6 +38,9 @@ class ComponentsScreen(ConsoleScreen):
     The filter takes a wildcard on the name (``*fm*``) and ``kind:encoder`` style kind words.
     """
 
+    #: the table takes the keys on arrival (a filter field would swallow 1-6, j/k and ?)
+    AUTO_FOCUS = "#components-table"
+
     BINDINGS = [Binding("slash", "filter", "Filter"), Binding("t", "next_kind", "Kind")]
 
     def __init__(self) -> None:

@@ -18,6 +18,9 @@ from recforge.core.store import MODEL_STAGES
 class ModelsScreen(ConsoleScreen):
     """Registered models: ``p`` promote, ``t`` tag, ``x`` delete, enter opens the source run."""
 
+    #: the table takes the keys on arrival (a filter field would swallow 1-6, j/k and ?)
+    AUTO_FOCUS = "#models-table"
+
     BINDINGS = [
         Binding("p", "promote", "Promote"),
         Binding("t", "tag", "Tag"),

@@ -30,6 +30,9 @@ def plugin_text(record: PluginRecord) -> str:
 class PluginsScreen(ConsoleScreen):
     """Loaded plugins; ``i`` installs a package by name, ``u`` uninstalls the selected one."""
 
+    #: the table takes the keys on arrival (a filter field would swallow 1-6, j/k and ?)
+    AUTO_FOCUS = "#plugins-table"
+
     BINDINGS = [
         Binding("i", "install", "Install"),
         Binding("u", "uninstall", "Uninstall"),

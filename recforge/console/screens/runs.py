@@ -30,6 +30,9 @@ NARROW = 110
 class RunsScreen(ConsoleScreen):
     """Sortable, filterable runs table; enter opens a run, space marks runs to compare."""
 
+    #: the table takes the keys on arrival (a filter field would swallow 1-6, j/k and ?)
+    AUTO_FOCUS = "#runs-table"
+
     BINDINGS = [
         Binding("enter", "open", "Open", show=False),
         Binding("space", "mark", "Mark"),

@@ -39,6 +39,10 @@ class TrainLauncherScreen(ConsoleScreen):
         resumer: the resume runner (default: ``recforge.core.experiment.resume_experiment``).
     """
 
+    #: the log (not a text field) has focus on arrival, so 1-6 and ? work until the user picks
+    #: a field (None would inherit the app's "first focusable", the path field)
+    AUTO_FOCUS = "#train-log"
+
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch", priority=True),
         Binding("ctrl+o", "load", "Load file", priority=True),
