@@ -237,8 +237,9 @@ class Trainer:
             pairwise/retrieval models.
         progress: report progress (:mod:`recforge.core.progress`): a bar redrawn every 0.2 s
             on a terminal and one line per epoch (on stderr when it is not a terminal).
-        event_every_s: seconds between ``step`` events (the first and last step of an epoch
-            always send one), so a launcher's bar moves within even a short epoch.
+        event_every_s: seconds between ``step`` events (the first and last step of an epoch,
+            or the ``max_steps``-th, always send one), so a launcher's bar moves within even a
+            short epoch; ``inf`` keeps only those (benchmarks: no device sync in between).
     """
 
     def __init__(self, model: nn.Module, train: Any, settings: TrainSettings, *,
@@ -428,11 +429,12 @@ class Trainer:
             now = time.perf_counter()
             # by time, not every N steps: the first and last step of an epoch, then every
             # event_every_s; the loss is read from the device only then
-            if step == 1 or step == steps or now - last_event >= self.event_every_s or bar.due():
+            last = step == steps or bool(self.s.max_steps and self.global_step >= self.s.max_steps)
+            if step == 1 or last or now - last_event >= self.event_every_s or bar.due():
                 last_event = now
                 mean = (total / max(local_seen, 1)).item()
                 rate = seen / max(now - started, 1e-9)
-                bar.update(seen, info=f"loss {mean:.4f}  {rate:,.0f} samples/s", force=step == steps)
+                bar.update(seen, info=f"loss {mean:.4f}  {rate:,.0f} samples/s", force=last)
                 self._emit(TrainEvent("step", epoch, self.s.epochs, step, steps, seen, mean, rate))
                 self._beat()
             if self.s.max_steps and self.global_step >= self.s.max_steps:
