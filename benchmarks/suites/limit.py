@@ -87,7 +87,7 @@ def deepfm_samples_per_s(model: nn.Module, table: Any, batch: int, steps: int, a
 
     rates: list[float] = []
     settings = TrainSettings(batch_size=batch, epochs=1, max_steps=steps, patience=0, checkpoint=False, amp=amp)
-    trainer = Trainer(model, table, settings, progress=False, log_every=steps,
+    trainer = Trainer(model, table, settings, progress=False, event_every_s=float("inf"),
                       on_event=lambda e: rates.append(e.samples_per_s) if e.kind == "step" and e.samples_per_s else None)
     trainer.fit()
     if not rates:

@@ -67,7 +67,7 @@ def worker(folder: Path, max_steps: int, batch: int) -> None:
     load_s = time.perf_counter() - start
     rates: list[float] = []
     settings = TrainSettings(batch_size=batch, epochs=1, max_steps=max_steps, patience=0, checkpoint=False)
-    Trainer(model, table, settings, progress=False, log_every=max_steps,
+    Trainer(model, table, settings, progress=False, event_every_s=float("inf"),
             on_event=lambda e: rates.append(e.samples_per_s) if e.kind == "step" and e.samples_per_s else None).fit()
     peak = rss_mb()
     tensor_mb = table.nbytes / 2**20

@@ -61,9 +61,14 @@ def emit_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequenc
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, show_lines=False)
+    # at least as wide as its title (no title wrapped mid-phrase); cells wrap at spaces and a
+    # word too long for its column ends in an ellipsis instead of being cut mid-word
+    # cells and titles are user text (names, paths, errors): Text, never Rich markup
+    table = Table(title=Text(safe_text(title)) if title else None, show_lines=False, min_width=len(title) + 4 if title else None)
     for col in columns:
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="ellipsis")
     for row in rows:
         table.add_row(*[Text(safe_text(v)) for v in row])
-    Console(soft_wrap=False, width=max(100, Console().width)).print(table)
+    probe = Console()
+    # a terminal's own width; a pipe or file has none, so lines may be as long as they need
+    Console(soft_wrap=False, width=probe.width if probe.is_terminal else 200).print(table)

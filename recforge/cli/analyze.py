@@ -58,7 +58,7 @@ def render(report: dict[str, Any], top: int = 10) -> None:
 @click.argument("run_id", type=int)
 @click.option("--split", default="valid", show_default=True, help="Data split to analyse.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
-@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Also write the JSON and PNGs here.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Also write the JSON, the PNGs and learning curves here.")
 @click.option("--repeats", default=5, show_default=True, type=click.IntRange(1), help="Shuffles per field/pair.")
 @click.option("--sample", default=100, show_default=True, type=click.IntRange(2),
               help="Rows for Friedman's H (sample^2 predictions per pair).")
@@ -71,15 +71,22 @@ def analyze_command(run_id: int, split: str, as_json: bool, plot_dir: str | None
     """Which fields and field pairs drive RUN's predictions; stores analysis.json and PNGs."""
     from recforge.core.analysis.run import analyze_run
     from recforge.core.store import Store
+    from recforge.services.curves import learning_curves
+    from recforge.services.runs import metric_series
 
     with Store.open() as store:
         report, written = analyze_run(store, run_id, split, plot_dir=plot_dir, repeats=repeats, sample=sample,
                                       max_rows=max_rows or None, metric=metric, seed=seed)
+        series = metric_series(store.get_metrics(run_id))
+    if plot_dir:
+        learning_curves(series, plot_dir, title=f"run {run_id}")
     if as_json:
         emit_json(report)
         return
     render(report)
     click.echo(f"saved {len(written)} files to {written[0].parent}" + (f" and {plot_dir}" if plot_dir else ""))
+    if plot_dir:
+        click.echo(f"saved learning curves (curve_*.png) to {plot_dir}")
 
 
 COMMANDS = [analyze_command]

@@ -7,6 +7,7 @@ import click
 from recforge.cli._output import emit_json, emit_table
 from recforge.core.components import KINDS
 from recforge.core.registry import get_registry
+from recforge.services.text import plain_doc
 
 
 @click.group("components")
@@ -27,7 +28,7 @@ def list_components(pattern: str | None, kind: str | None, as_json: bool) -> Non
     emit_table(
         "components",
         ["name", "kind", "plugin", "version", "summary"],
-        [(i.name, i.kind, i.plugin, f"{i.plugin_version}/{i.version}", i.summary) for i in infos],
+        [(i.name, i.kind, i.plugin, f"{i.plugin_version}/{i.version}", plain_doc(i.summary)) for i in infos],
     )
 
 
@@ -41,7 +42,7 @@ def show_component(name: str, as_json: bool) -> None:
         emit_json(info.to_dict(full=True))
         return
     click.echo(f"{info.name}  ({info.kind}, plugin {info.plugin} {info.plugin_version}, v{info.version})\n")
-    click.echo(info.doc or "(no documentation)")
+    click.echo(plain_doc(info.doc) or "(no documentation)")
     click.echo("")
     emit_table(
         "parameters",

@@ -13,7 +13,7 @@ import click
 def console(refresh: float) -> None:
     """Open the terminal console: runs, models, datasets, plugins, components, training."""
     from recforge.console.app import RecforgeConsole
-    from recforge.console.services import open_store
+    from recforge.services.runs import open_store
 
     store = open_store()  # errors (e.g. a database behind the code) print before the UI starts
     try:

@@ -7,14 +7,12 @@ point, whatever ``pip`` happens to be first on ``PATH``.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import click
 
 from recforge.cli._output import emit_json, emit_table
 from recforge.core.errors import PluginError
-from recforge.core.registry import get_registry, reset_registry
+from recforge.core.registry import get_registry
+from recforge.services.plugins import pip_argv, run_pip
 
 
 @click.group("plugins")
@@ -37,54 +35,48 @@ def list_plugins(as_json: bool) -> None:
     )
 
 
-def run_pip(args: list[str]) -> None:
-    """Run ``python -m pip ARGS`` here, echoing its output; a failure is one-line PluginError."""
-    cmd = [sys.executable, "-m", "pip", *args]
-    try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    except OSError as err:
-        raise PluginError(f"cannot run pip: {err.strerror}", fix=f"check that {sys.executable} works") from None
-    last_error = ""
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        click.echo(line.rstrip("\n"))
-        if line.strip().startswith("ERROR:"):
-            last_error = last_error or line.strip()[len("ERROR:"):].strip()
-    code = proc.wait()
-    reset_registry()  # the next lookup sees the new set of entry points
-    if code != 0:
-        detail = f": {last_error}" if last_error else ""
+def _pip(argv: list[str], verbose: bool, as_json: bool, done: str) -> None:
+    """Run pip quietly: its output is shown only with ``-v`` or when it fails."""
+    echo = (lambda line: click.echo(line, err=as_json)) if verbose else None
+    result = run_pip(argv, echo)
+    if not result.ok:
+        if not verbose:
+            for line in result.lines[-40:]:
+                click.echo(line, err=True)
+        detail = f": {result.error}" if result.error else ""
         raise PluginError(
-            f"pip {args[0]} failed (exit {code}){detail}",
+            f"pip {argv[3]} failed (exit {result.code}){detail}",
             fix="read pip's output above, fix the package name or path, and retry",
         )
+    if as_json:
+        emit_json({"action": argv[3], "packages": argv[4:], "ok": True})
+    else:
+        click.echo(done)
 
 
 @plugins.command("install")
 @click.argument("packages", nargs=-1)
 @click.option("-e", "--editable", "editables", multiple=True, metavar="PATH", help="Install a local project in editable mode (repeatable).")
 @click.option("-U", "--upgrade", is_flag=True, help="Upgrade packages that are already installed.")
-def install(packages: tuple[str, ...], editables: tuple[str, ...], upgrade: bool) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Show pip's output as it runs (else only on failure).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def install(packages: tuple[str, ...], editables: tuple[str, ...], upgrade: bool, verbose: bool, as_json: bool) -> None:
     """Install plugin PACKAGES (pip requirement specs) into recforge's environment."""
-    if not packages and not editables:
-        raise PluginError("nothing to install", fix="pass a package name or -e PATH")
-    args = ["install", *(["--upgrade"] if upgrade else []), *packages]
-    for path in editables:
-        args += ["-e", path]
-    run_pip(args)
-    click.echo("installed; run `recforge plugins list` to see what loaded")
+    argv = pip_argv("install", packages, editables, upgrade=upgrade)
+    _pip(argv, verbose, as_json, "installed; run `recforge plugins list` to see what loaded")
 
 
 @plugins.command("uninstall")
 @click.argument("packages", nargs=-1, required=True)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-def uninstall(packages: tuple[str, ...], yes: bool) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Show pip's output as it runs (else only on failure).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def uninstall(packages: tuple[str, ...], yes: bool, verbose: bool, as_json: bool) -> None:
     """Uninstall plugin PACKAGES from recforge's environment."""
-    if any(p.lower() == "recforge" for p in packages):
-        raise PluginError("refusing to uninstall recforge itself", fix="use `pip uninstall recforge` directly")
+    argv = pip_argv("uninstall", packages)
     if not yes:
         click.confirm(f"uninstall {', '.join(packages)}?", abort=True)
-    run_pip(["uninstall", "-y", *packages])
+    _pip(argv, verbose, as_json, f"uninstalled {', '.join(packages)}")
 
 
 COMMANDS = [plugins]

@@ -6,12 +6,15 @@ import json
 
 import click
 
+from recforge.cli._lazy import LazyGroup
 from recforge.cli._output import echo, emit_json, emit_table, safe_text
 from recforge.core.store import RUN_STATUSES, Store
 from recforge.core.store.compare import compare_runs
 from recforge.core.store.dependents import DependentModelsError, describe_versions
 from recforge.core.store.repository import stale_after_s
 from recforge.core.store.views import iso, run_to_dict
+from recforge.services.curves import learning_curves
+from recforge.services.runs import list_run_rows, pick_metric_columns, run_detail
 
 
 def _fmt(value: float | None) -> str:
@@ -23,7 +26,9 @@ def _short(value: object, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-@click.group("runs")
+@click.group("runs", cls=LazyGroup, lazy={
+    "rerun": ("recforge.cli.train:rerun", "Train a new run with RUN's config (optionally changed with --set)."),
+})
 def runs() -> None:
     """List, inspect, compare and delete runs."""
 
@@ -40,18 +45,19 @@ def list_runs(status: str | None, experiment: str | None, as_json: bool) -> None
     """
     timeout = stale_after_s()
     with Store.open() as store:
-        found = store.list_runs(experiment=experiment, status=status, stale_after_s=timeout)
-        latest = {r.id: store.latest_metrics(r.id) for r in found}
-    if as_json:
-        emit_json([run_to_dict(r, metrics=latest[r.id]) for r in found])
-        return
+        if as_json:
+            found = store.list_runs(experiment=experiment, status=status, stale_after_s=timeout)
+            emit_json([run_to_dict(r, metrics=store.latest_metrics(r.id)) for r in found])
+            return
+        rows = list_run_rows(store, experiment=experiment, status=status, stale_after_s=timeout)
+    shown = pick_metric_columns(rows) or sorted({k for r in rows for k in r.metrics})[:4]
     emit_table(
         "runs",
-        ["id", "experiment", "name", "status", "model", "started", "metrics"],
+        ["id", "experiment", "name", "status", "dataset", "model", "started", *shown],
         [
-            (r.id, r.experiment_name, r.name, r.status, r.model_summary, (iso(r.started_at) or "")[:19],
-             _short(", ".join(f"{k}={_fmt(v)}" for k, v in latest[r.id].items())))
-            for r in found
+            (r.id, r.experiment, r.name, r.status, r.dataset_name or r.dataset, r.model_summary,
+             (iso(r.started_at) or "")[:16].replace("T", " "), *(_fmt(r.metrics.get(k)) for k in shown))
+            for r in rows
         ],
     )
 
@@ -59,29 +65,37 @@ def list_runs(status: str | None, experiment: str | None, as_json: bool) -> None
 @runs.command("show")
 @click.argument("run_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show_run(run_id: int, as_json: bool) -> None:
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Write learning-curve PNGs here.")
+def show_run(run_id: int, as_json: bool, plot_dir: str | None) -> None:
     """Show a run's config, params, metrics, artifacts and versions."""
     with Store.open() as store:
+        if as_json:
+            emit_json(run_to_dict(store.get_run(run_id), full=True, metrics=store.latest_metrics(run_id)))
+            return
+        detail = run_detail(store, run_id)
         run = store.get_run(run_id)
-        latest = store.latest_metrics(run_id)
-    data = run_to_dict(run, full=True, metrics=latest)
-    if as_json:
-        emit_json(data)
-        return
-    echo(f"run {run.id}  {run.experiment_name}/{run.name}  [{run.status}]  model {run.model_summary}")
+    row = detail.row
+    echo(f"run {row.id}  {row.experiment}/{row.name}  [{row.status}]  model {row.model_summary}")
+    data = run_to_dict(run, full=True)
     for key in ("created_at", "started_at", "ended_at", "duration_s", "seed", "dataset", "host", "code_version", "error"):
         if data.get(key) not in (None, ""):
             echo(f"  {key}: {data[key]}")
-    emit_table("metrics (latest)", ["key", "value"], [(k, _fmt(v)) for k, v in latest.items()])
-    emit_table("params", ["key", "value"], [(k, _short(v)) for k, v in run.params_dict.items()])
-    emit_table("artifacts", ["kind", "path", "size", "sha256"], [(a.kind, a.path, a.size, a.sha256[:12]) for a in run.artifacts])
+    emit_table("metrics (latest)", ["key", "value"], [(k, _fmt(v)) for k, v in row.metrics.items()])
+    emit_table("params", ["key", "value"], [(k, _short(v)) for k, v in detail.params.items()])
+    emit_table("artifacts", ["kind", "path", "size", "sha256"],
+               [(a.kind, a.path, a.size, a.sha256[:12]) for a in detail.artifacts])
     emit_table(
         "versions", ["what", "name", "version"],
-        [("plugin", k, v) for k, v in run.plugin_versions.items()]
-        + [("component", k, v) for k, v in run.component_versions.items()],
+        [("plugin", k, v) for k, v in detail.plugin_versions.items()]
+        + [("component", k, v) for k, v in detail.component_versions.items()],
     )
-    echo("config:")
-    click.echo(json.dumps(run.config, indent=2, default=str))
+    if detail.analysis.problem:
+        echo(f"analysis: {detail.analysis.problem}")
+    click.echo("config:")
+    click.echo(json.dumps(detail.config, indent=2, default=str))
+    if plot_dir:
+        written = learning_curves(detail.series, plot_dir, title=f"run {row.id} {row.name}")
+        echo(f"saved {len(written)} learning-curve plots to {plot_dir}")
 
 
 @runs.command("delete")
@@ -89,7 +103,8 @@ def show_run(run_id: int, as_json: bool) -> None:
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--cascade", is_flag=True,
               help="Also deregister the model versions registered from this run (otherwise refused).")
-def delete_run(run_id: int, yes: bool, cascade: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def delete_run(run_id: int, yes: bool, cascade: bool, as_json: bool) -> None:
     """Delete a run's records and its artifact folder.
 
     A run whose saved model backs registered model versions is refused unless ``--cascade``
@@ -105,6 +120,9 @@ def delete_run(run_id: int, yes: bool, cascade: bool) -> None:
             click.confirm(safe_text(f"delete run {run.id} ({run.experiment_name}/{run.name}, {run.status}){also}?"),
                           abort=True)
         removed = store.delete_run(run_id, cascade=cascade)
+    if as_json:
+        emit_json({"deleted": run_id, "deregistered": [f"{v.name}/{v.version}" for v in removed]})
+        return
     echo(f"deleted run {run_id}" + (f" and deregistered {describe_versions(removed)}" if removed else ""))
 
 

@@ -223,13 +223,4 @@ def quickstart(epochs: int, user: str | None, as_json: bool) -> None:
     )
 
 
-def _attach_rerun() -> None:
-    from recforge.cli.runs import runs
-
-    if "rerun" not in runs.commands:
-        runs.add_command(rerun)
-
-
-_attach_rerun()
-
 COMMANDS = [train, resume, eval_cmd, quickstart]

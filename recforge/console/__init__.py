@@ -2,6 +2,6 @@
 
 Launch it with ``recforge console``. The app lives in :mod:`recforge.console.app`; every
 screen is one module in :mod:`recforge.console.screens` and every widget one module in
-:mod:`recforge.console.widgets`. Data comes from :mod:`recforge.console.services`, a thin
+:mod:`recforge.console.widgets`. Data comes from :mod:`recforge.services`, a thin
 adapter over the store, the registry and the experiment runner.
 """

@@ -8,12 +8,16 @@ whose commands are the same sections and actions.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import Input, TextArea
 
 from recforge.console.screens.compare import CompareScreen
 from recforge.console.screens.components import ComponentsScreen
@@ -25,19 +29,41 @@ from recforge.console.screens.plugins import PluginsScreen
 from recforge.console.screens.run_detail import RunDetailScreen
 from recforge.console.screens.runs import RunsScreen
 from recforge.console.screens.train_launcher import TrainLauncherScreen
-from recforge.console.services import open_store
+from recforge.services.runs import open_store
+from recforge.core import paths
 from recforge.core.errors import RecforgeError
 from recforge.core.store import Store
 
-#: (mode, key, title, what it shows) of every top-level section
-SECTIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("runs", "1", "Runs", "every run, live, sortable and filterable"),
-    ("models", "2", "Models", "registered model versions: promote, tag, delete"),
-    ("datasets", "3", "Datasets", "dataset recipes and prepared datasets"),
-    ("plugins", "4", "Plugins", "installed plugins: install and uninstall"),
-    ("components", "5", "Components", "encoders, interactions, rankers and their parameters"),
-    ("train", "6", "Train", "launch, watch and cancel a training run"),
-)
+@dataclass(frozen=True)
+class Section:
+    """A top-level section: a Textual mode with its number key and a screen factory."""
+
+    mode: str
+    key: str
+    title: str
+    help: str
+    make: Callable[[RecforgeConsole], Screen[Any]]
+
+
+#: every top-level section, in key order; a new screen (studies, serving) adds ONE line here
+SECTIONS: list[Section] = [
+    Section("runs", "1", "Runs", "every run, live, sortable and filterable", lambda app: RunsScreen(refresh_s=app.refresh_s)),
+    Section("models", "2", "Models", "registered model versions: promote, tag, delete", lambda app: ModelsScreen()),
+    Section("datasets", "3", "Datasets", "dataset recipes and prepared datasets", lambda app: DatasetsScreen()),
+    Section("plugins", "4", "Plugins", "installed plugins: install and uninstall", lambda app: PluginsScreen()),
+    Section("components", "5", "Components", "encoders, interactions, rankers and their parameters",
+            lambda app: ComponentsScreen()),
+    Section("train", "6", "Train", "launch, watch and cancel a training run", lambda app: TrainLauncherScreen()),
+]
+
+
+def screenshot_dir() -> Path:
+    """Where screenshots go: ``RECFORGE_SCREENSHOT_DIR``, else ``RECFORGE_HOME/screenshots``
+    (created when missing)."""
+    raw = os.environ.get("RECFORGE_SCREENSHOT_DIR")
+    folder = Path(paths.expand(raw)) if raw else paths.home() / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 class RecforgeConsole(App[None]):
@@ -51,8 +77,9 @@ class RecforgeConsole(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "recforge console"
     BINDINGS = [
-        *(Binding(key, f"section('{mode}')", title, show=False) for mode, key, title, _ in SECTIONS),
+        *(Binding(s.key, f"section('{s.mode}')", s.title, show=False) for s in SECTIONS),
         Binding("question_mark", "help", "Help"),
+        Binding("ctrl+s", "screenshot", "Screenshot", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -62,13 +89,13 @@ class RecforgeConsole(App[None]):
         self.refresh_s = refresh_s
 
     def on_mount(self) -> None:
-        self.add_mode("runs", lambda: RunsScreen(refresh_s=self.refresh_s))
-        self.add_mode("models", ModelsScreen)
-        self.add_mode("datasets", DatasetsScreen)
-        self.add_mode("plugins", PluginsScreen)
-        self.add_mode("components", ComponentsScreen)
-        self.add_mode("train", TrainLauncherScreen)
-        self.switch_mode("runs")
+        for section in SECTIONS:
+            self.add_mode(section.mode, lambda s=section: s.make(self))
+        self.switch_mode(SECTIONS[0].mode)
+
+    def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
+        """Notifications carry user text (names, paths, errors): plain text unless asked."""
+        super().notify(message, markup=markup, **kwargs)
 
     # ------------------------------------------------------------------ navigation
     def action_section(self, mode: str) -> None:
@@ -77,7 +104,25 @@ class RecforgeConsole(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(), lambda _: self.call_after_refresh(self._leave_text_fields))
+
+    def _leave_text_fields(self) -> None:
+        """After Help, focus is not handed back to a text field: the section keys work again
+        (the launcher's path field used to swallow them)."""
+        if isinstance(self.screen.focused, (Input, TextArea)):
+            self.screen.set_focus(None)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen in :func:`screenshot_dir` (created when missing)."""
+        try:
+            folder = Path(path) if path else screenshot_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(folder))
+        except OSError as err:
+            self.notify(f"error: cannot save the screenshot: {err.strerror or err}; set RECFORGE_SCREENSHOT_DIR "
+                        "to a writable folder", severity="error")
+            return
+        self.notify(f"screenshot saved to {saved}")
 
     def open_run(self, run_id: int) -> None:
         """Push the detail screen of a run (on whichever section is current)."""
@@ -86,7 +131,7 @@ class RecforgeConsole(App[None]):
         except RecforgeError as err:
             self.notify(f"error: {err}", severity="error")
             return
-        self.push_screen(RunDetailScreen(run_id))
+        self.push_screen(RunDetailScreen(run_id, refresh_s=self.refresh_s))
 
     def open_compare(self, run_ids: list[int]) -> None:
         """Push the comparison of two or more runs."""
@@ -128,9 +173,14 @@ class RecforgeConsole(App[None]):
 
     # ------------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for mode, key, title, help_text in SECTIONS:
-            yield SystemCommand(f"Go to {title}", f"{help_text} (key {key})", lambda m=mode: self.switch_mode(m))
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # Textual's saves to ~/Downloads, which may not exist
+                command = SystemCommand("Screenshot", "save an SVG of this screen (key ctrl+s)",
+                                        lambda: self.set_timer(0.1, self.action_screenshot))
+            yield command
+        for section in SECTIONS:
+            yield SystemCommand(f"Go to {section.title}", f"{section.help} (key {section.key})",
+                                lambda m=section.mode: self.switch_mode(m))
         yield SystemCommand("Help", "all key bindings (key ?)", self.action_help)
         for binding in screen.BINDINGS:
             if isinstance(binding, Binding) and binding.show and binding.description:

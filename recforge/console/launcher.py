@@ -47,7 +47,7 @@ def progress_line(event: dict[str, Any]) -> str:
     parts = []
     if event.get("epochs"):
         parts.append(f"epoch {event.get('epoch', 0)}/{event['epochs']}")
-    if event.get("steps"):
+    if event.get("kind") == "step" and event.get("steps"):
         parts.append(f"step {event.get('step', 0)}/{event['steps']}")
     if event.get("loss") is not None:
         parts.append(f"loss {event['loss']:.4f}")
@@ -57,6 +57,23 @@ def progress_line(event: dict[str, Any]) -> str:
         if key.startswith("valid."):
             parts.append(f"{key} {value:.4f}")
     return " · ".join(parts) or str(event.get("kind", ""))
+
+
+def progress_fraction(event: dict[str, Any]) -> float | None:
+    """How much of the whole run is done after ``event`` (0..1), or None when unknown.
+
+    A ``step`` event counts the finished epochs plus this epoch's steps; an ``epoch`` event
+    its whole epoch; ``end`` is 1.0 (also after early stopping).
+    """
+    kind = event.get("kind")
+    if kind == "end":
+        return 1.0
+    epochs, steps = int(event.get("epochs") or 0), int(event.get("steps") or 0)
+    if not epochs or not steps:
+        return None
+    epoch = int(event.get("epoch") or 1)
+    done = epoch * steps if kind == "epoch" else (epoch - 1) * steps + int(event.get("step") or 0)
+    return min(max(done / (epochs * steps), 0.0), 1.0)
 
 
 def parse_config_text(text: str) -> dict[str, Any]:

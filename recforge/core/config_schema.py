@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from recforge.core.errors import ConfigError
+from recforge.core.metric_direction import LOWER_IS_BETTER  # noqa: F401 - re-exported
+from recforge.core.metric_direction import higher_is_better as metric_higher_is_better
 from recforge.core.validation import Float, Int, Settings, validate
 
 #: the one default embedding dimension of every model family (composed and whole models)
@@ -236,10 +238,7 @@ class TrainConfig(Settings):
     def higher_is_better(self, key: str) -> bool:
         if self.monitor_mode != "auto":
             return self.monitor_mode == "max"
-        return key.rsplit(".", 1)[-1].split("@")[0] not in LOWER_IS_BETTER
-
-
-LOWER_IS_BETTER = ("loss", "logloss", "rmse", "mae", "mse")
+        return metric_higher_is_better(key)
 
 
 class EvalConfig(Settings):

@@ -17,6 +17,8 @@ class RecforgeError(Exception):
     exit_code: int = 1
 
     def __init__(self, message: str, *, fix: str | None = None) -> None:
+        if fix is not None and message.endswith(".") and not message.endswith(".."):
+            message = message[:-1]  # "problem; fix", never "problem.; fix"
         self.problem = message
         self.fix = fix
         text = message if fix is None else f"{message}; {fix}"

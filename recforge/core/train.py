@@ -33,16 +33,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
-from rich.text import Text
 from torch import Tensor, nn
 
 from recforge.core import distributed
 from recforge.core.checkpointing import KEEP_CHECKPOINTS, load_latest, save_epoch
-from recforge.core.config_schema import LOWER_IS_BETTER, TrainConfig  # noqa: F401 - re-exported
+from recforge.core.config_schema import TrainConfig
 from recforge.core.errors import RecforgeError
+from recforge.core.metric_direction import LOWER_IS_BETTER  # noqa: F401 - re-exported
 from recforge.core.optim import OPTIMIZERS, SCHEDULERS, EpochScheduler, make_optimizer, param_groups  # noqa: F401 - re-exported
+from recforge.core.progress import REFRESH_S, Reporter, epoch_line
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +119,6 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Training was cancelled (Ctrl-C or an ``on_event`` request); the last checkpoint stays."""
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.speed
-        return Text(f"{speed:,.0f} samples/s" if speed else "- samples/s", style="cyan")
-
-
 # --------------------------------------------------------------------------- the loop
 class Trainer:
     """Trains one model on one table; see the module docstring for the contract.
@@ -143,6 +136,11 @@ class Trainer:
             pairwise/retrieval models.
         progress: show a rich progress bar (only drawn on a terminal).
         penalty: ``() -> scalar`` added to every step's loss (L2 regularisation), or None.
+        progress: report progress (:mod:`recforge.core.progress`): a bar redrawn every 0.2 s
+            on a terminal and one line per epoch (on stderr when it is not a terminal).
+        event_every_s: seconds between ``step`` events (the first and last step of an epoch,
+            or the ``max_steps``-th, always send one), so a launcher's bar moves within even a
+            short epoch; ``inf`` keeps only those (benchmarks: no device sync in between).
     """
 
     def __init__(self, model: nn.Module, train: Any, settings: TrainSettings, *,
@@ -150,15 +148,15 @@ class Trainer:
                  checkpoint_dir: Path | None = None, store: Any = None, run_id: Any = None,
                  on_event: Callable[[TrainEvent], Any] | None = None,
                  add_negatives: Callable[[dict[str, Tensor], torch.Generator], dict[str, Tensor]] | None = None,
-                 progress: bool = True, device: str | torch.device = "cpu", log_every: int = 20,
-                 penalty: Callable[[], Tensor] | None = None) -> None:
+                 progress: bool = True, device: str | torch.device = "cpu",
+                 event_every_s: float = REFRESH_S, penalty: Callable[[], Tensor] | None = None) -> None:
         self.model, self.train, self.s = model, train, settings
         self.amp = native_bf16(torch.device(device)) if settings.amp == "auto" else bool(settings.amp)
         self.evaluate, self.checkpoint_dir = evaluate, checkpoint_dir
         self.store, self.run_id, self.on_event = store, run_id, on_event
         self.add_negatives, self.progress, self.device = add_negatives, progress, torch.device(device)
         self.penalty = penalty
-        self.log_every = max(1, log_every)
+        self.event_every_s = max(0.0, event_every_s)
         self.monitor = settings.monitor_key(evaluate is not None)
         self.higher = settings.higher_is_better(self.monitor)
         self.optimizer = make_optimizer(model, settings)
@@ -237,14 +235,12 @@ class Trainer:
             self.store.reset_epoch_metrics(self.run_id, self.history)
         stopped = bool(self.s.patience and self.bad_epochs >= self.s.patience)
         steps = self.train.num_batches(self.s.batch_size)
-        console = Console(stderr=True)
-        bar = Progress(TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"), BarColumn(),
-                       TextColumn("{task.completed:,.0f}/{task.total:,.0f}"), _RateColumn(),
-                       TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=console,
-                       disable=not (self.progress and console.is_terminal and self.rank == 0), transient=True)
+        bar = Reporter(enabled=self.progress and self.rank == 0)
+        fit_started = time.perf_counter()
         self._emit(TrainEvent("start", start, self.s.epochs, steps=steps))
         self._beat(force=True)
         epoch = start - 1
+        self._train_seconds = 0.0
         with bar:
             for epoch in range(start, self.s.epochs + 1):
                 if stopped or (self.s.max_steps and self.global_step >= self.s.max_steps):
@@ -252,6 +248,7 @@ class Trainer:
                     break
                 metrics = self._epoch(epoch, steps, bar)
                 check_finite(self.model, metrics, epoch)
+                rate = self.train.num_rows / max(self._train_seconds, 1e-9)
                 value = metrics.get(self.monitor)
                 if self._improved(value):
                     self.best_value, self.best_epoch, self.bad_epochs = value, epoch, 0
@@ -266,8 +263,10 @@ class Trainer:
                 if self.store is not None and self.run_id is not None:
                     self.store.log_metrics(self.run_id, metrics, step=epoch)
                 self._beat(force=True)
-                self._emit(TrainEvent("epoch", epoch, self.s.epochs, steps=steps, samples=self.train.num_rows,
-                                      loss=metrics.get("train.loss"), metrics=metrics, best_epoch=self.best_epoch))
+                bar.line(epoch_line(epoch, self.s.epochs, metrics, rate, time.perf_counter() - fit_started))
+                self._emit(TrainEvent("epoch", epoch, self.s.epochs, step=steps, steps=steps,
+                                      samples=self.train.num_rows, loss=metrics.get("train.loss"),
+                                      samples_per_s=rate, metrics=metrics, best_epoch=self.best_epoch))
                 stopped = bool(self.s.patience and self.bad_epochs >= self.s.patience)
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
@@ -309,10 +308,11 @@ class Trainer:
                 stop = min(start + size, rows)
                 yield {name: col[start:stop] for name, col in block.items()}, stop - start, stop - start
 
-    def _epoch(self, epoch: int, steps: int, bar: Progress) -> dict[str, float]:
+    def _epoch(self, epoch: int, steps: int, bar: Reporter) -> dict[str, float]:
         torch.manual_seed(self.s.seed * 1000 + epoch + 1_000_003 * self.rank)  # own dropout masks per rank
         gen = torch.Generator().manual_seed(self.s.seed + epoch)
-        task = bar.add_task("train", total=self.train.num_rows, epoch=epoch, epochs=self.s.epochs, loss="-")
+        bar.start(f"epoch {epoch}/{self.s.epochs}", self.train.num_rows)
+        last_event = 0.0
         self.model.train()
         total = torch.zeros((), device=self.device)
         seen, local_seen, started = 0, 0, time.perf_counter()
@@ -338,15 +338,20 @@ class Trainer:
             seen += n_global
             local_seen += n_local
             self.global_step += 1
-            if step % self.log_every == 0 or step == steps:
+            now = time.perf_counter()
+            # by time, not every N steps: the first and last step of an epoch, then every
+            # event_every_s; the loss is read from the device only then
+            last = step == steps or bool(self.s.max_steps and self.global_step >= self.s.max_steps)
+            if step == 1 or last or now - last_event >= self.event_every_s or bar.due():
+                last_event = now
                 mean = (total / max(local_seen, 1)).item()
-                rate = seen / max(time.perf_counter() - started, 1e-9)
-                bar.update(task, completed=seen, loss=f"{mean:.4f}")
+                rate = seen / max(now - started, 1e-9)
+                bar.update(seen, info=f"loss {mean:.4f}  {rate:,.0f} samples/s", force=last)
                 self._emit(TrainEvent("step", epoch, self.s.epochs, step, steps, seen, mean, rate))
                 self._beat()
             if self.s.max_steps and self.global_step >= self.s.max_steps:
                 break
-        bar.remove_task(task)
+        self._train_seconds = time.perf_counter() - started
         sums = distributed.all_reduce_sum(torch.stack([total.double().cpu(), torch.tensor(float(local_seen), dtype=torch.float64)]))
         metrics = {"train.loss": float(sums[0] / max(float(sums[1]), 1.0))}
         if self.evaluate is not None:

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from recforge.cli import cli
-from recforge.cli import plugins as plugins_cli
+from recforge.core.errors import PluginError
+from recforge.services import plugins as pip_service
 from recforge.plugins import BUILTIN_PLUGINS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plugins" / "recforge-example-plugin"
@@ -39,10 +40,17 @@ def test_pip_runs_in_this_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
         def wait(self) -> int:
             return 0
 
-    monkeypatch.setattr(plugins_cli.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(pip_service.subprocess, "Popen", FakePopen)
     result = CliRunner().invoke(cli, ["plugins", "install", "a", "b>=2", "-e", "/p/q", "--upgrade"])
-    assert result.exit_code == 0 and "Successfully installed x-1.0" in result.stdout
+    # pip's log is shown only with -v (or on failure)
+    assert result.exit_code == 0 and "Successfully installed" not in result.output
     assert calls == [[sys.executable, "-m", "pip", "install", "--upgrade", "a", "b>=2", "-e", "/p/q"]]
+    verbose = CliRunner().invoke(cli, ["plugins", "install", "a", "-v"])
+    assert verbose.exit_code == 0 and "Successfully installed x-1.0" in verbose.stdout
+    as_json = CliRunner().invoke(cli, ["plugins", "install", "a", "--json"])
+    assert json.loads(as_json.stdout) == {"action": "install", "packages": ["a"], "ok": True}
+    with pytest.raises(PluginError, match="options are not allowed"):  # refused before pip runs
+        pip_service.pip_argv("install", ["--index-url=http://evil"])
     result = CliRunner().invoke(cli, ["plugins", "uninstall", "a"], input="y\n")
     assert result.exit_code == 0 and calls[-1] == [sys.executable, "-m", "pip", "uninstall", "-y", "a"]
 
@@ -53,6 +61,7 @@ def test_pip_failure_is_one_error_line(tmp_path: Path) -> None:
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith("error: pip install failed (exit 1)")
     assert errors[0].endswith("read pip's output above, fix the package name or path, and retry")
+    assert "ERROR:" in result.stderr  # pip's own output is shown when it fails
 
 
 def test_usage_errors() -> None:

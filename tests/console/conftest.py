@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 from types import SimpleNamespace
@@ -16,6 +17,9 @@ import pytest
 from sqlalchemy import DateTime, inspect, text
 
 from recforge.core.store import Store
+
+sys.path.insert(0, str(Path(__file__).parent))
+from real_store import RealStore, build_real_store  # noqa: E402
 
 T0 = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.timezone.utc)
 
@@ -38,20 +42,22 @@ AUC_B = [0.72, 0.77, 0.79]
 LOGLOSS_A = [0.60, 0.57, 0.56]
 LOGLOSS_B = [0.58, 0.55, 0.53]
 
+#: the shape `recforge analyze` writes (see recforge.core.analysis.report); the real-store
+#: tests in test_console_real_store.py open a report made by the CLI itself
 ANALYSIS = {
-    "field_importance": {
+    "fields": ["user_id", "item_id", "genres", "age"],
+    "importance": {
         "user_id": {"mean": 0.031, "low": 0.027, "high": 0.035},
         "item_id": {"mean": 0.052, "low": 0.047, "high": 0.057},
         "genres": {"mean": 0.012, "low": 0.009, "high": 0.015},
         "age": {"mean": -0.001, "low": -0.002, "high": 0.000},
     },
-    "pair_strength": {
-        "fields": ["user_id", "item_id", "genres", "age"],
-        "matrix": [
-            [0.0, 0.020, 0.004, 0.001],
-            [0.020, 0.0, 0.010, 0.000],
-            [0.004, 0.010, 0.0, 0.002],
-            [0.001, 0.000, 0.002, 0.0],
+    "pairs": {
+        "strength_matrix": [
+            [None, 0.020, 0.004, 0.001],
+            [0.020, None, 0.010, 0.000],
+            [0.004, 0.010, None, 0.002],
+            [0.001, 0.000, 0.002, None],
         ],
     },
 }
@@ -123,6 +129,12 @@ def filled(store: Store) -> SimpleNamespace:
         store=store, ids=ids, auc_a=AUC_A, auc_b=AUC_B, logloss_a=LOGLOSS_A, logloss_b=LOGLOSS_B,
         config_a=CONFIG_A, config_b=CONFIG_B, analysis=ANALYSIS, t0=T0,
     )
+
+
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory: pytest.TempPathFactory, tasks_dir: Path, datasets_dir: Path) -> RealStore:
+    """A store made by the real CLI (train, analyze, register, a failed and an interrupted run)."""
+    return build_real_store(tmp_path_factory.mktemp("real"), tasks_dir, datasets_dir)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Input, RichLog, Static, TextArea
 
-from recforge.console import pip_runner
+from recforge.services import plugins as pip_runner
 from recforge.console.app import RecforgeConsole
 from recforge.console.screens.compare import CompareScreen
 from recforge.console.screens.confirm import ConfirmDialog
@@ -176,8 +176,11 @@ async def test_compare_marked_runs(filled: SimpleNamespace) -> None:
         screen = app.screen
         assert isinstance(screen, CompareScreen) and screen.run_ids == [1, 2]
         metrics = screen.query_one("#compare-metrics", DataTable)
-        rows = {r[0]: r for r in (metrics.get_row(k) for k in metrics.rows)}
+        rows = {str(r[0]): r for r in (metrics.get_row(k) for k in metrics.rows)}
         assert str(rows["valid.auc"][3]) == "+0.0400"  # 0.79 - 0.75
+        # both improved: AUC went up, logloss went down; each is green by its own direction
+        assert rows["valid.auc"][3].style == "green" and str(rows["valid.logloss"][3]) == "-0.0300"
+        assert rows["valid.logloss"][3].style == "green"
         config = screen.query_one("#compare-config", DataTable)
         keys = column(config, "key")
         assert keys == ["model.embedding_dim", "model.interaction", "name", "train.lr"]
@@ -253,7 +256,7 @@ async def test_components_and_datasets_screens(filled: SimpleNamespace) -> None:
         await pilot.press("5")
         table = app.screen.query_one("#components-table", DataTable)
         assert column(table, "name") == [c.name for c in reg.list()]
-        await pilot.press("k")  # encoders only
+        await pilot.press("t")  # encoders only
         assert column(table, "name") == [c.name for c in reg.list("encoder")]
         if reg.list("encoder"):
             doc = str(app.screen.query_one("#component-doc", Static).render())
@@ -343,3 +346,61 @@ async def test_help_palette_and_small_terminal(filled: SimpleNamespace) -> None:
         app.open_run(filled.ids["a"])
         await pilot.pause()
         assert isinstance(app.screen, RunDetailScreen)
+
+
+async def test_help_does_not_trap_focus_and_screenshots_go_to_a_created_folder(
+    filled: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shots = tmp_path / "not" / "there" / "yet"
+    monkeypatch.setenv("RECFORGE_SCREENSHOT_DIR", str(shots))
+    app = RecforgeConsole(store=filled.store, refresh_s=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("6")
+        path_field = app.screen.query_one("#config-path", Input)
+        path_field.focus()
+        await pilot.pause()
+        app.action_help()
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.focused, Input)  # focus left the path field ...
+        await pilot.press("1")  # ... so the section keys work again
+        await pilot.pause()
+        assert isinstance(app.screen.query_one(RunsTable), RunsTable)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        saved = list(shots.glob("*.svg"))
+        assert len(saved) == 1 and "<svg" in saved[0].read_text()[:400]
+
+
+async def test_run_detail_number_keys_switch_tabs(filled: SimpleNamespace) -> None:
+    app = RecforgeConsole(store=filled.store, refresh_s=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_run(filled.ids["a"])
+        await pilot.pause()
+        tabs = app.screen.query_one("#run-tabs")
+        for key, tab in (("6", "tab-analysis"), ("4", "tab-artifacts"), ("1", "tab-metrics")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert tabs.active == tab and isinstance(app.screen, RunDetailScreen)
+
+
+async def test_keys_reach_the_table_not_a_text_field_on_arrival(filled: SimpleNamespace) -> None:
+    """j/k move the runs cursor on start; on the Train section 1 still switches sections."""
+    app = RecforgeConsole(store=filled.store, refresh_s=None)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(RunsTable)
+        assert app.screen.query_one("#runs-filter", Input).value == ""
+        await pilot.press("j")
+        assert table.cursor_row == 1 and app.screen.query_one("#runs-filter", Input).value == ""
+        await pilot.press("k")
+        assert table.cursor_row == 0
+        assert app.screen.query_one("#runs-preview-text", Static).display  # wide: preview shown
+        await pilot.press("6")
+        await pilot.pause()
+        assert not isinstance(app.focused, (Input, TextArea))
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.screen.query_one(RunsTable) is not None and app.screen.sub_title.startswith("Runs")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, ProgressBar, Static
 
 from recforge.console.app import RecforgeConsole
 from recforge.console.screens.train_launcher import TrainLauncherScreen
@@ -29,7 +29,7 @@ async def _wait(pilot: Any, done: Any, seconds: float) -> None:
         await pilot.pause(0.1)
 
 
-async def test_launcher_trains_for_real(tasks_dir: Path) -> None:
+async def test_launcher_trains_for_real(tasks_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store.open()
     app = RecforgeConsole(store=store, refresh_s=None)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -37,10 +37,24 @@ async def test_launcher_trains_for_real(tasks_dir: Path) -> None:
         screen = app.screen
         assert isinstance(screen, TrainLauncherScreen)
         screen.load_text(CONFIG.read_text())
-        screen.query_one("#overrides", Input).value = "train.epochs=1 train.threads=1"
+        bar = screen.query_one("#train-progress", ProgressBar)
+        seen: list[tuple[str, float]] = []
+        shown = TrainLauncherScreen.on_train_progress
+
+        def record(self: TrainLauncherScreen, message: Any) -> None:
+            shown(self, message)
+            seen.append((message.event["kind"], bar.percentage or 0.0))
+
+        monkeypatch.setattr(TrainLauncherScreen, "on_train_progress", record)
+        screen.query_one("#overrides", Input).value = "train.epochs=2 train.patience=5 train.threads=1"
         await pilot.press("ctrl+l")
         await _wait(pilot, lambda: screen.last_status in ("finished", "failed"), 240)
         assert screen.last_status == "finished"
+        # the bar moves within the first epoch (20 steps on ml100k) and reads 100% at the end
+        assert any(kind == "step" and 0 < value < 0.5 for kind, value in seen), seen
+        assert [value for kind, value in seen if kind == "epoch"] == [0.5, 1.0]
+        assert bar.percentage == 1.0
+        assert "step 0/" not in str(screen.query_one("#train-status", Static).render())
         run = store.get_run(screen.last_run_id)
         assert run.status == "finished"
         metrics = store.latest_metrics(run.id)

@@ -107,7 +107,7 @@ def test_on_event_returning_true_cancels_mid_epoch(prepared, tmp_path):
 
     cfg = model_config("fm", epochs=2)
     _, trainer = _trainer(prepared, cfg, checkpoint_dir=tmp_path, on_event=cancel_at_first_step)
-    trainer.log_every = 1
+    trainer.event_every_s = 0.0
     with pytest.raises(TrainingInterrupted):
         trainer.fit()
     assert events == ["start", "step"]
@@ -118,7 +118,7 @@ def test_step_events_carry_progress(prepared):
     events = []
     cfg = model_config("fm", epochs=1)
     _, trainer = _trainer(prepared, cfg, on_event=events.append)
-    trainer.log_every = 2
+    trainer.event_every_s = 0.0
     trainer.fit()
     steps = [e for e in events if e.kind == "step"]
     n = prepared.splits["train"].num_rows

@@ -44,7 +44,7 @@ class Reader(threading.Thread):
         self.url, self.stop, self.reads, self.errors = url, threading.Event(), 0, []
 
     def run(self) -> None:
-        from recforge.console.services import list_run_rows, run_detail
+        from recforge.services.runs import list_run_rows, run_detail
         from recforge.core.store import Store
 
         with Store.open(self.url) as store:

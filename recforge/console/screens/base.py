@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.screen import Screen
 
@@ -25,6 +25,10 @@ class ConsoleScreen(Screen[None]):
     @property
     def store(self) -> Store:
         return self.console.store
+
+    def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
+        """Notifications carry user text (names, paths, errors): plain text unless asked."""
+        super().notify(message, markup=markup, **kwargs)
 
     def report(self, err: RecforgeError) -> None:
         """Show a user-facing error the way the CLI prints it, as a notification."""

@@ -13,15 +13,19 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from recforge.console import formatting as fmt
 from recforge.console.screens.base import ConsoleScreen
+from recforge.console.widgets.plain_table import PlainTable
 from recforge.core.errors import RecforgeError
+from recforge.core.metric_direction import higher_is_better
 from recforge.core.store.compare import MISSING, RunComparison, compare_runs
 
 
-def delta_text(delta: float | None) -> Text:
-    """``+0.0123`` in green, ``-0.0123`` in red, empty when unknown."""
+def delta_text(delta: float | None, key: str = "") -> Text:
+    """The signed delta, green when it is an improvement for ``key`` (logloss going down,
+    AUC going up), red when worse, dim when equal; empty when unknown."""
     if delta is None:
         return Text("")
-    style = "green" if delta > 0 else "red" if delta < 0 else "dim"
+    better = delta > 0 if higher_is_better(key) else delta < 0
+    style = "dim" if delta == 0 else "green" if better else "red"
     return Text(f"{delta:+.4f}", style=style)
 
 
@@ -44,13 +48,13 @@ class CompareScreen(ConsoleScreen):
         try:
             self.comparison = cmp = compare_runs(self.store, self.run_ids)
         except RecforgeError as err:
-            yield Static(f"error: {err}", classes="note")
+            yield Static(f"error: {err}", classes="note", markup=False)
             yield Footer()
             return
         names = ", ".join(f"{r['id']} {r['name']}" for r in cmp.runs)
-        yield Static(f"baseline run {cmp.run_ids[0]} · comparing {names}", classes="summary")
+        yield Static(f"baseline run {cmp.run_ids[0]} · comparing {names}", classes="summary", markup=False)
         yield Label("Metrics (latest value, delta vs baseline)", classes="section")
-        metrics: DataTable[object] = DataTable(id="compare-metrics", zebra_stripes=True, cursor_type="row")
+        metrics = PlainTable(id="compare-metrics", zebra_stripes=True, cursor_type="row")
         metrics.add_column("metric")
         for i, run_id in enumerate(cmp.run_ids):
             metrics.add_column(f"run {run_id}")
@@ -61,11 +65,11 @@ class CompareScreen(ConsoleScreen):
             for i, run_id in enumerate(cmp.run_ids):
                 cells.append(fmt.metric(row.values[run_id]) if row.values[run_id] is not None else "")
                 if i:
-                    cells.append(delta_text(row.deltas[run_id]))
+                    cells.append(delta_text(row.deltas[run_id], row.key))
             metrics.add_row(*cells)
         yield metrics
         yield Label(f"Config differences ({len(cmp.config)} keys)", classes="section")
-        config: DataTable[str] = DataTable(id="compare-config", zebra_stripes=True, cursor_type="row")
+        config = PlainTable(id="compare-config", zebra_stripes=True, cursor_type="row")
         config.add_column("key")
         for run_id in cmp.run_ids:
             config.add_column(f"run {run_id}")
@@ -76,6 +80,10 @@ class CompareScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "Compare " + " vs ".join(str(r) for r in self.run_ids)
+        live = self.comparison is not None and any(r.get("status") == "running" for r in self.comparison.runs)
+        if live and self.console.refresh_s:
+            # a run still trains: rebuild the tables from the store while it does
+            self.set_interval(self.console.refresh_s, lambda: self.refresh(recompose=True))
 
     def action_back(self) -> None:
         self.app.pop_screen()

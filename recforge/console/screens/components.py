@@ -10,8 +10,10 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from recforge.console import formatting as fmt
 from recforge.console.screens.base import ConsoleScreen
+from recforge.console.widgets.plain_table import PlainTable
 from recforge.core.components import KINDS
 from recforge.core.registry import ComponentInfo, get_registry
+from recforge.services.text import plain_doc
 
 
 def component_text(info: ComponentInfo) -> str:
@@ -26,7 +28,7 @@ def component_text(info: ComponentInfo) -> str:
                 lines.append(f"      {p.help}")
     else:
         lines.append("Parameters: none")
-    lines += ["", info.doc or "(no docstring)"]
+    lines += ["", plain_doc(info.doc) or "(no docstring)"]
     return "\n".join(lines)
 
 
@@ -36,7 +38,10 @@ class ComponentsScreen(ConsoleScreen):
     The filter takes a wildcard on the name (``*fm*``) and ``kind:encoder`` style kind words.
     """
 
-    BINDINGS = [Binding("slash", "filter", "Filter"), Binding("k", "next_kind", "Kind")]
+    #: the table takes the keys on arrival (a filter field would swallow 1-6, j/k and ?)
+    AUTO_FOCUS = "#components-table"
+
+    BINDINGS = [Binding("slash", "filter", "Filter"), Binding("t", "next_kind", "Kind")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -49,11 +54,11 @@ class ComponentsScreen(ConsoleScreen):
         yield Input(placeholder="/ filter: *wildcard* on name", id="components-filter")
         with Horizontal(classes="split"):
             with Vertical(classes="left"):
-                table: DataTable[str] = DataTable(id="components-table", cursor_type="row", zebra_stripes=True)
+                table = PlainTable(id="components-table", cursor_type="row", zebra_stripes=True)
                 table.add_columns("kind", "name", "plugin")
                 yield table
             with VerticalScroll(classes="right"):
-                yield Static("", id="component-doc")
+                yield Static("", id="component-doc", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -7,7 +7,8 @@ from textual.widgets import DataTable, Footer, Header, Label
 
 from recforge.console import formatting as fmt
 from recforge.console.screens.base import ConsoleScreen
-from recforge.console.services import list_dataset_rows
+from recforge.console.widgets.plain_table import PlainTable
+from recforge.services.runs import list_dataset_rows
 from recforge.core.errors import RecforgeError
 from recforge.core.registry import get_registry
 
@@ -29,11 +30,11 @@ class DatasetsScreen(ConsoleScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Label("Recipes (registered dataset components)", classes="section")
-        recipes: DataTable[str] = DataTable(id="recipes-table", cursor_type="row", zebra_stripes=True)
+        recipes = PlainTable(id="recipes-table", cursor_type="row", zebra_stripes=True)
         recipes.add_columns("recipe", "plugin", "summary")
         yield recipes
         yield Label("Prepared datasets (in the store)", classes="section")
-        prepared: DataTable[str] = DataTable(id="prepared-table", cursor_type="row", zebra_stripes=True)
+        prepared = PlainTable(id="prepared-table", cursor_type="row", zebra_stripes=True)
         prepared.add_columns("name", "fingerprint", "counts")
         yield prepared
         yield Footer()

@@ -12,13 +12,16 @@ HELP_TEXT = """\
 # recforge console
 
 Keyboard first; the footer shows the keys of the current screen and **ctrl+p** opens the
-command palette (every screen and action by name).
+command palette (every section and action by name). Text you type (filters, paths, config)
+keeps its keys until **escape** leaves the field.
 
 | Key | Anywhere |
 |---|---|
 | 1 2 3 4 5 6 | Runs, Models, Datasets, Plugins, Components, Train |
-| ? | this help |
+| ? | this help (escape, q or ? closes it) |
 | ctrl+p | command palette |
+| ctrl+s | save an SVG screenshot (folder: `RECFORGE_SCREENSHOT_DIR`, else `RECFORGE_HOME/screenshots`) |
+| j / k, up / down | move in a table |
 | q | quit |
 
 | Key | Runs |
@@ -27,23 +30,37 @@ command palette (every screen and action by name).
 | space | mark / unmark for comparison |
 | c | compare the marked runs (two or more) |
 | s / S | sort by the next column / reverse |
-| / | filter (text, `status:running`, `exp:NAME`) |
+| / | filter (text, `status:running`, `exp:NAME`); escape clears it |
 | x | delete the run (confirmed) |
 
-| Key | Run detail |
+| Key | Run detail (refreshes while the run trains) |
 |---|---|
+| 1 - 6 | tabs: Metrics, Params, Config, Artifacts, Versions, Analysis |
+| m | next metric in the chart (values by epoch) |
 | r / u | rerun / resume in the train launcher |
 | g | register as a model |
 | e | export config + metrics JSON |
-| m | next metric in the chart |
 | x | delete (confirmed) |
 | escape | back |
 
-| Key | Models / Plugins / Train |
+| Key | Compare (refreshes while a run trains) |
 |---|---|
-| p / t / x | promote / tag / delete a model version |
-| i / u | install / uninstall a plugin package (pip, confirmed) |
-| ctrl+l / ctrl+o / ctrl+k / esc | launch / load file / cancel a run / leave the editor |
+| escape | back; deltas are green when better for that metric (AUC up, logloss down) |
+
+| Key | Models |
+|---|---|
+| enter | open the source run |
+| p / t / x | promote / tag (`key=value`, `-key` removes) / delete a version |
+
+| Key | Plugins / Components |
+|---|---|
+| i / u / l | install / uninstall (pip, confirmed) / reload plugins |
+| / / t | filter components by name / cycle the kind |
+
+| Key | Train |
+|---|---|
+| ctrl+l / ctrl+o / ctrl+k | launch / load the config file / cancel the run |
+| escape | leave the editor (the section keys work again) |
 """
 
 

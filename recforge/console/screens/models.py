@@ -8,14 +8,18 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from recforge.console import formatting as fmt
 from recforge.console.screens.base import ConsoleScreen
+from recforge.console.widgets.plain_table import PlainTable
 from recforge.console.screens.prompt import PromptDialog
-from recforge.console.services import ModelRow, delete_model, list_model_rows, parse_tag, tag_model
+from recforge.services.models import ModelRow, delete_model, list_model_rows, parse_tag, tag_model
 from recforge.core.errors import RecforgeError
 from recforge.core.store import MODEL_STAGES
 
 
 class ModelsScreen(ConsoleScreen):
     """Registered models: ``p`` promote, ``t`` tag, ``x`` delete, enter opens the source run."""
+
+    #: the table takes the keys on arrival (a filter field would swallow 1-6, j/k and ?)
+    AUTO_FOCUS = "#models-table"
 
     BINDINGS = [
         Binding("p", "promote", "Promote"),
@@ -30,10 +34,10 @@ class ModelsScreen(ConsoleScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        table: DataTable[str] = DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
+        table = PlainTable(id="models-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("name", "version", "stage", "run", "tags", "registered")
         yield table
-        yield Static("", id="models-summary", classes="summary")
+        yield Static("", id="models-summary", classes="summary", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

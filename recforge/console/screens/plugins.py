@@ -8,9 +8,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
-from recforge.console import pip_runner
 from recforge.console.messages import PipDone, PipLine
+from recforge.services import plugins as pip_service
 from recforge.console.screens.base import ConsoleScreen
+from recforge.console.widgets.plain_table import PlainTable
 from recforge.console.screens.prompt import PromptDialog
 from recforge.core.errors import RecforgeError
 from recforge.core.registry import PluginRecord, get_registry, reset_registry
@@ -29,6 +30,9 @@ def plugin_text(record: PluginRecord) -> str:
 class PluginsScreen(ConsoleScreen):
     """Loaded plugins; ``i`` installs a package by name, ``u`` uninstalls the selected one."""
 
+    #: the table takes the keys on arrival (a filter field would swallow 1-6, j/k and ?)
+    AUTO_FOCUS = "#plugins-table"
+
     BINDINGS = [
         Binding("i", "install", "Install"),
         Binding("u", "uninstall", "Uninstall"),
@@ -44,10 +48,10 @@ class PluginsScreen(ConsoleScreen):
         yield Header()
         with Horizontal(classes="split"):
             with Vertical(classes="left"):
-                table: DataTable[str] = DataTable(id="plugins-table", cursor_type="row", zebra_stripes=True)
+                table = PlainTable(id="plugins-table", cursor_type="row", zebra_stripes=True)
                 table.add_columns("plugin", "version", "origin", "#", "status")
                 yield table
-            yield Static("", id="plugin-detail", classes="right")
+            yield Static("", id="plugin-detail", classes="right", markup=False)
         yield RichLog(id="pip-log", max_lines=500, wrap=True)
         yield Footer()
 
@@ -110,7 +114,7 @@ class PluginsScreen(ConsoleScreen):
             self.notify("pip is already running", severity="warning")
             return
         try:
-            argv = pip_runner.pip_command(action, package)
+            argv = pip_service.pip_command(action, package)
         except RecforgeError as err:
             self.report(err)
             return
@@ -122,9 +126,9 @@ class PluginsScreen(ConsoleScreen):
     @work(thread=True, exclusive=True, group="pip")
     def _pip(self, argv: list[str], action: str, package: str) -> None:
         try:
-            code = pip_runner.run_streaming(argv, lambda line: self.post_message(PipLine(line)))
-        except OSError as err:
-            self.post_message(PipLine(f"cannot run pip: {err}"))
+            code = pip_service.run_pip(argv, lambda line: self.post_message(PipLine(line))).code
+        except RecforgeError as err:
+            self.post_message(PipLine(f"error: {err}"))
             code = 1
         self.post_message(PipDone(code, action, package))
 
@@ -140,5 +144,4 @@ class PluginsScreen(ConsoleScreen):
         else:
             log.write(f"pip {message.action} {message.package}: failed (exit {message.returncode})")
             self.notify(f"pip {message.action} {message.package} failed; see the log", severity="error")
-        reset_registry()
         self.reload()

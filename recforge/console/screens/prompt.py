@@ -28,7 +28,7 @@ class PromptDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="question")
+            yield Label(self.question, classes="question", markup=False)
             yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
             yield Label("Enter to accept, Esc to cancel", classes="hint")
 

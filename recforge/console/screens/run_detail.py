@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from recforge.console import formatting as fmt
-from recforge.console.analysis_view import field_importance, pair_matrix
 from recforge.console.screens.base import ConsoleScreen
+from recforge.console.widgets.plain_table import PlainTable
 from recforge.console.screens.prompt import PromptDialog
-from recforge.console.services import RunDetail, export_run, run_detail
+from recforge.services.models import register_model
+from recforge.services.runs import RunDetail, export_run, run_detail
 from recforge.console.widgets.config_view import ConfigView
+from recforge.console.widgets.curve_plot import CurvePlot
 from recforge.console.widgets.heatmap import Heatmap
 from recforge.console.widgets.importance_bars import ImportanceBars
 from recforge.console.widgets.metric_chart import MetricChart
@@ -26,12 +29,19 @@ from recforge.core.config import dump_config
 from recforge.core.errors import RecforgeError
 
 
-def _table(id: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> DataTable[str]:
-    table: DataTable[str] = DataTable(id=id, cursor_type="row", zebra_stripes=True)
+def _table(id: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> PlainTable:
+    table = PlainTable(id=id, cursor_type="row", zebra_stripes=True)
     table.add_columns(*columns)
     for row in rows:
         table.add_row(*row)
     return table
+
+
+#: the detail tabs in number-key order (1-6 switch tabs here; Esc goes back to the sections)
+TABS: tuple[tuple[str, str], ...] = (
+    ("tab-metrics", "Metrics"), ("tab-params", "Params"), ("tab-config", "Config"),
+    ("tab-artifacts", "Artifacts"), ("tab-versions", "Versions"), ("tab-analysis", "Analysis"),
+)
 
 
 class RunDetailScreen(ConsoleScreen):
@@ -49,22 +59,26 @@ class RunDetailScreen(ConsoleScreen):
         Binding("e", "export", "Export"),
         Binding("m", "next_metric", "Metric"),
         Binding("x", "delete", "Delete"),
+        *(Binding(str(i), f"tab('{tab}')", title, show=False) for i, (tab, title) in enumerate(TABS, 1)),
     ]
 
-    def __init__(self, run_id: int) -> None:
+    def __init__(self, run_id: int, refresh_s: float | None = 2.0) -> None:
         super().__init__()
         self.run_id = run_id
+        self.refresh_s = refresh_s
         self.detail: RunDetail | None = None
 
     def compose(self) -> ComposeResult:
         self.detail = detail = run_detail(self.store, self.run_id)
         row = detail.row
         yield Header()
-        yield Static(self._summary(detail), id="run-summary", classes="summary")
+        yield Static(self._summary(detail), id="run-summary", classes="summary", markup=False)
         with TabbedContent(id="run-tabs"):
             with TabPane("Metrics", id="tab-metrics"):
-                with VerticalScroll():
-                    yield MetricChart(detail.series, id="metric-chart")
+                with Horizontal(classes="curves"):
+                    with VerticalScroll(classes="curve-list"):
+                        yield MetricChart(detail.series, id="metric-chart")
+                    yield CurvePlot(detail.series, id="curve-plot")
             with TabPane("Params", id="tab-params"):
                 yield _table(
                     "params-table",
@@ -94,36 +108,63 @@ class RunDetailScreen(ConsoleScreen):
         yield Footer()
 
     def _analysis(self, detail: RunDetail) -> ComposeResult:
-        if detail.analysis is None:
+        view = detail.analysis
+        if view.problem is not None:
+            yield Static(Text(f"error: {view.problem}", style="bold red"), id="analysis-problem", classes="note")
+            return
+        if not view.available:
             yield Static(
-                f"No analysis for this run yet: run `recforge analyze {detail.row.id}`.", classes="note"
+                f"No analysis for this run yet: run `recforge analyze {detail.row.id}`.", classes="note", markup=False
             )
             return
-        pairs = pair_matrix(detail.analysis)
         with Horizontal(classes="analysis-row"):
-            yield ImportanceBars(field_importance(detail.analysis), title="Field importance", bar_width=20)
+            yield ImportanceBars(view.importance, title="Field importance", bar_width=20)
+        pairs = view.pairs
         yield Heatmap(
             pairs.labels if pairs else [], pairs.matrix if pairs else [], title="Pair interaction strength"
         )
+        if view.plots:
+            yield Static(Text("charts: " + ", ".join(Path(p).name for p in view.plots), style="dim"))
 
     @staticmethod
-    def _summary(detail: RunDetail) -> str:
+    def _summary(detail: RunDetail) -> Text:
+        """Plain text (never markup): names, statuses and errors are user text."""
         row = detail.row
-        parts = [
-            f"run {row.id}  {row.experiment}/{row.name}  [{row.status}]",
-            f"dataset {row.dataset or '-'} · model {row.model_summary or '-'} · seed {detail.seed}",
-            f"started {fmt.timestamp(row.started_at) or '-'} · took {fmt.duration(row.duration_s) or '-'}",
-        ]
+        text = Text()
+        text.append(f"run {row.id}  {row.experiment}/{row.name}  ")
+        text.append(f"[{row.status}]", style=fmt.STATUS_STYLE.get(row.status, ""))
+        text.append(f"\ndataset {row.dataset_name or row.dataset or '-'} · model {row.model_summary or '-'}"
+                    f" · seed {detail.seed}")
+        text.append(f"\nstarted {fmt.timestamp(row.started_at) or '-'} · took {fmt.duration(row.duration_s) or '-'}")
         if detail.error:
-            parts.append(f"error: {detail.error}")
-        return "\n".join(parts)
+            text.append(f"\nerror: {detail.error}", style="red")
+        return text
 
     def on_mount(self) -> None:
         self.sub_title = f"Run {self.run_id}"
+        if self.refresh_s and self.detail is not None and self.detail.row.status in ("created", "running"):
+            self.set_interval(self.refresh_s, self.refresh_live)
+
+    def refresh_live(self) -> None:
+        """Re-read status and metrics while the run trains (the chart and summary follow)."""
+        try:
+            self.detail = detail = run_detail(self.store, self.run_id)
+        except RecforgeError:
+            return
+        self.query_one("#run-summary", Static).update(self._summary(detail))
+        self.query_one(MetricChart).set_series(detail.series)
+        self.query_one(CurvePlot).show(detail.series, self.query_one(MetricChart).selected)
+
+    def on_metric_chart_selected(self, message: MetricChart.Selected) -> None:
+        if self.detail is not None:
+            self.query_one(CurvePlot).show(self.detail.series, message.name)
 
     # ------------------------------------------------------------------ actions
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#run-tabs", TabbedContent).active = tab
 
     def action_next_metric(self) -> None:
         self.query_one(MetricChart).cycle()
@@ -153,11 +194,11 @@ class RunDetailScreen(ConsoleScreen):
             if not name:
                 return
             try:
-                version = self.store.register_model(name, self.run_id)
+                version = register_model(self.store, name, self.run_id)
             except RecforgeError as err:
                 self.report(err)
                 return
-            self.notify(f"registered {version.name} v{version.version} from run {self.run_id}")
+            self.notify(f"registered {version.name} v{version.version} from run {self.run_id}", markup=False)
 
         self.app.push_screen(PromptDialog("Register this run as model:", value=default), done)
 

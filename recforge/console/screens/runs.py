@@ -1,24 +1,37 @@
-"""Runs screen: every run in the store, live-refreshed while other processes train into it."""
+"""Runs screen: every run in the store beside a live preview of the highlighted one.
+
+The table and the preview (status, key metrics and the learning curve of the highlighted run)
+share the screen as in lazygit or k9s; below :data:`NARROW` columns the preview folds away
+and the table takes the width. Both refresh while other processes train into the store.
+"""
 
 from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from recforge.console.messages import RunChosen
 from recforge.console.screens.base import ConsoleScreen
-from recforge.console.services import list_run_rows
+from recforge.console import formatting as fmt
+from recforge.console.widgets.curve_plot import CurvePlot
 from recforge.console.widgets.runs_table import RunsTable
+from recforge.services.runs import KEY_METRICS, list_run_rows, run_series
 from recforge.core.errors import RecforgeError
 
 #: seconds between re-queries of the store
 REFRESH_S = 2.0
+#: below this terminal width the preview pane is hidden
+NARROW = 110
 
 
 class RunsScreen(ConsoleScreen):
     """Sortable, filterable runs table; enter opens a run, space marks runs to compare."""
+
+    #: the table takes the keys on arrival (a filter field would swallow 1-6, j/k and ?)
+    AUTO_FOCUS = "#runs-table"
 
     BINDINGS = [
         Binding("enter", "open", "Open", show=False),
@@ -38,8 +51,12 @@ class RunsScreen(ConsoleScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder="/ filter: words, status:running, exp:NAME", id="runs-filter")
-        yield RunsTable(id="runs-table")
-        yield Static("", id="runs-summary", classes="summary")
+        with Horizontal(id="runs-split"):
+            yield RunsTable(id="runs-table")
+            with Vertical(id="runs-preview"):
+                yield Static("", id="runs-preview-text", markup=False)
+                yield CurvePlot(id="runs-preview-plot")
+        yield Static("", id="runs-summary", classes="summary", markup=False)
         yield Footer()
 
     @property
@@ -56,6 +73,34 @@ class RunsScreen(ConsoleScreen):
     def on_screen_resume(self) -> None:
         self.reload()
 
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW, "narrow")
+
+    @on(DataTable.RowHighlighted, "#runs-table")
+    def _highlighted(self) -> None:
+        self.preview()
+
+    def preview(self) -> None:
+        """Show the highlighted run's status, metrics and learning curve beside the table."""
+        run_id = self.table.current_run_id()
+        row = self.table.rows_by_id.get(run_id) if run_id is not None else None
+        text = self.query_one("#runs-preview-text", Static)
+        plot = self.query_one("#runs-preview-plot", CurvePlot)
+        if row is None:
+            text.update("no run selected")
+            plot.show({}, None)
+            return
+        lines = [f"run {row.id}  {row.name}  [{row.status}]", f"{row.dataset_name or row.dataset} · {row.model_summary}"]
+        shown = sorted((k for k in row.metrics if k.startswith(("valid.", "test."))), key=lambda k: (k[0] == "t", k))
+        lines += [f"{k} {fmt.metric(row.metrics[k])}" for k in shown[:6]]
+        text.update("\n".join(lines))
+        try:
+            series = run_series(self.store, row.id)
+        except RecforgeError:
+            return
+        metric = next((k for k in KEY_METRICS if k in series), next(iter(sorted(series)), None))
+        plot.show(series, metric)
+
     def reload(self) -> None:
         """Re-query the store and update the table in place."""
         try:
@@ -64,6 +109,7 @@ class RunsScreen(ConsoleScreen):
             self.report(err)
             return
         self.table.show(rows)
+        self.preview()
         counts: dict[str, int] = {}
         for row in rows:
             counts[row.status] = counts.get(row.status, 0) + 1

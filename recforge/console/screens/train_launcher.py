@@ -16,7 +16,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, ProgressBar, RichLog, Static, TextArea
 
-from recforge.console.launcher import Runner, TrainJob, parse_config_text, progress_line, result_run_id
+from recforge.console.launcher import (
+    Runner,
+    TrainJob,
+    parse_config_text,
+    progress_fraction,
+    progress_line,
+    result_run_id,
+)
 from recforge.console.messages import TrainFinished, TrainProgress
 from recforge.console.screens.base import ConsoleScreen
 from recforge.core.config import apply_overrides, dump_config
@@ -31,6 +38,10 @@ class TrainLauncherScreen(ConsoleScreen):
         runner: the experiment runner (default: ``recforge.core.experiment.run_experiment``).
         resumer: the resume runner (default: ``recforge.core.experiment.resume_experiment``).
     """
+
+    #: the log (not a text field) has focus on arrival, so 1-6 and ? work until the user picks
+    #: a field (None would inherit the app's "first focusable", the path field)
+    AUTO_FOCUS = "#train-log"
 
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch", priority=True),
@@ -55,7 +66,7 @@ class TrainLauncherScreen(ConsoleScreen):
             yield Input(placeholder="config file (ctrl+o loads it)", id="config-path")
             yield Input(placeholder="overrides: train.epochs=1 model.embedding_dim=8", id="overrides")
         yield TextArea("", language="yaml", id="config-text", show_line_numbers=False)
-        yield Static("idle: load or write a config, then ctrl+l", id="train-status", classes="summary")
+        yield Static("idle: load or write a config, then ctrl+l", id="train-status", classes="summary", markup=False)
         yield ProgressBar(total=100, show_eta=False, id="train-progress")  # idle: still, not pulsing
         yield RichLog(id="train-log", max_lines=300, wrap=True)
         yield Footer()
@@ -151,12 +162,11 @@ class TrainLauncherScreen(ConsoleScreen):
     def on_train_progress(self, message: TrainProgress) -> None:
         event = message.event
         line = progress_line(event)
-        self._status(line)
-        bar = self.query_one("#train-progress", ProgressBar)
-        epochs, steps = event.get("epochs") or 0, event.get("steps") or 0
-        if epochs and steps:
-            done = max(int(event.get("epoch", 1)) - 1, 0) * steps + int(event.get("step", 0))
-            bar.update(total=epochs * steps, progress=done)
+        cancelling = self.job is not None and self.job.cancelled.is_set()
+        self._status(f"cancelling after the current step… · {line}" if cancelling else line)
+        fraction = progress_fraction(event)
+        if fraction is not None:
+            self.query_one("#train-progress", ProgressBar).update(total=1000, progress=round(fraction * 1000))
         if event.get("kind") in ("start", "epoch", "end"):
             self.query_one("#train-log", RichLog).write(f"{event.get('kind')}: {line}")
 
@@ -167,6 +177,8 @@ class TrainLauncherScreen(ConsoleScreen):
         self.last_run_id = message.run_id
         run = f"run {message.run_id} " if message.run_id is not None else ""
         text = f"{run}{message.status}" + (f": {message.error}" if message.error else "")
+        if message.status == "finished":
+            self.query_one("#train-progress", ProgressBar).update(total=1000, progress=1000)
         self._status(text)
         self.query_one("#train-log", RichLog).write(text)
         self.notify(text, severity="error" if message.status == "failed" else "information")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from rich.text import Text
 from textual.widget import Widget
+
+from recforge.services.analysis import Importance
 
 EIGHTHS = " ▏▎▍▌▋▊▉█"
 
@@ -23,16 +24,6 @@ def bar(value: float, vmax: float, width: int) -> str:
     eighths = round(min(value / vmax, 1.0) * width * 8)
     full, rest = divmod(eighths, 8)
     return "█" * full + (EIGHTHS[rest] if rest else "")
-
-
-@dataclass(frozen=True)
-class Importance:
-    """One field's importance; ``low``/``high`` bound the interval when repeats were run."""
-
-    field: str
-    value: float
-    low: float | None = None
-    high: float | None = None
 
 
 class ImportanceBars(Widget):

@@ -1,8 +1,8 @@
-"""Per-epoch metric chart: one sparkline per metric plus a taller plot of the chosen one.
+"""Per-epoch metric list: one sparkline per metric with its min, max and last value.
 
-Drawn with block characters so it works over SSH in any terminal and needs no plotting
-library; the pure functions :func:`sparkline` and :func:`column_plot` carry the arithmetic and
-are tested on their own.
+The chosen metric (``m`` cycles) is drawn as a real plot beside it by
+:class:`~recforge.console.widgets.curve_plot.CurvePlot`; the sparklines are block characters,
+so the list works over SSH in any terminal. :func:`sparkline` carries the arithmetic.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from rich.text import Text
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -37,23 +38,6 @@ def _levels(values: Sequence[float], levels: int) -> list[int]:
 def sparkline(values: Sequence[float]) -> str:
     """One character per value, from ``▁`` (the minimum) to ``█`` (the maximum)."""
     return "".join(BLOCKS[level] for level in _levels(values, 8))
-
-
-def column_plot(values: Sequence[float], height: int) -> list[str]:
-    """A column chart ``height`` rows tall, one column per value, top row first.
-
-    Each column is filled in eighths: the minimum fills one eighth of a cell, the maximum
-    the whole column.
-    """
-    heights = _levels(values, height * 8)
-    rows = []
-    for row in range(height - 1, -1, -1):
-        line = []
-        for h in heights:
-            fill = min(max(h - row * 8, 0), 8)
-            line.append(BLOCKS[fill])
-        rows.append("".join(line))
-    return rows
 
 
 def _fmt(value: float) -> str:
@@ -89,8 +73,18 @@ class MetricChart(Widget):
         if self.selected is None:
             self.selected = self._default_selection()
 
+    class Selected(Message):
+        """The chosen metric changed (the plot beside the list follows it)."""
+
+        def __init__(self, name: str | None) -> None:
+            super().__init__()
+            self.name = name
+
+    def watch_selected(self, name: str | None) -> None:
+        self.post_message(self.Selected(name))
+
     def cycle(self) -> None:
-        """Select the next metric for the tall plot."""
+        """Select the next metric for the plot."""
         names = sorted(self.series)
         if not names:
             return
@@ -111,15 +105,4 @@ class MetricChart(Widget):
                 f"  min {_fmt(min(values))}  max {_fmt(max(values))}  last {_fmt(values[-1])}\n",
                 style="dim",
             )
-        if self.selected in self.series:
-            points = self.series[self.selected]
-            values = [v for _, v in points]
-            text.append(f"\n{self.selected} by step ({points[0][0]}..{points[-1][0]})\n", style="bold")
-            top, bottom = _fmt(max(values)), _fmt(min(values))
-            pad = max(len(top), len(bottom))
-            plot = column_plot([v for v in values], 5)
-            for i, row in enumerate(plot):
-                label = top if i == 0 else bottom if i == len(plot) - 1 else ""
-                text.append(label.rjust(pad) + " │", style="dim")
-                text.append(" ".join(row) + "\n", style="cyan")
         return text

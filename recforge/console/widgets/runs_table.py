@@ -1,6 +1,6 @@
 """The runs table: sortable, filterable, with marks for comparison, refreshable in place.
 
-Rows come from :func:`recforge.console.services.list_run_rows`. :meth:`RunsTable.show`
+Rows come from :func:`recforge.services.runs.list_run_rows`. :meth:`RunsTable.show`
 re-renders from a fresh query without losing the cursor: unchanged rows stay, changed cells
 are updated, and rows that vanished (deleted by another process) go.
 """
@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from recforge.console import formatting as fmt
-from recforge.console.services import KEY_METRICS, RunRow
+from recforge.console.widgets.plain_table import PlainTable, as_text
+from recforge.services.runs import RunRow, pick_metric_columns
 
 BASE_COLUMNS: tuple[str, ...] = ("✓", "id", "status", "experiment", "name", "dataset", "model")
 TAIL_COLUMNS: tuple[str, ...] = ("duration", "started")
@@ -35,21 +35,11 @@ def matches(row: RunRow, query: str) -> bool:
             if row.experiment.lower() != value:
                 return False
         else:
-            hay = " ".join([str(row.id), row.name, row.experiment, row.dataset, row.model_summary]).lower()
+            hay = " ".join([str(row.id), row.name, row.experiment, row.dataset, row.dataset_name,
+                            row.model_summary]).lower()
             if word not in hay:
                 return False
     return True
-
-
-def pick_metric_columns(rows: Sequence[RunRow], limit: int = 2) -> list[str]:
-    """Up to ``limit`` metric columns: preferred key metrics first, then the commonest others."""
-    present: dict[str, int] = {}
-    for row in rows:
-        for key in row.metrics:
-            present[key] = present.get(key, 0) + 1
-    chosen = [k for k in KEY_METRICS if k in present][:limit]
-    rest = sorted((k for k in present if k not in chosen and k.startswith("valid.")), key=lambda k: (-present[k], k))
-    return (chosen + rest)[:limit]
 
 
 def sort_value(row: RunRow, column: str) -> Any:
@@ -62,13 +52,15 @@ def sort_value(row: RunRow, column: str) -> Any:
         return (0, row.started_at.timestamp()) if row.started_at is not None else (1, 0.0)
     if column == "model":
         return (0, row.model_summary.lower())
-    if column in ("status", "experiment", "name", "dataset"):
+    if column == "dataset":
+        return (0, (row.dataset_name or row.dataset).lower())
+    if column in ("status", "experiment", "name"):
         return (0, str(getattr(row, column)).lower())
     value = row.metrics.get(column)
     return (0, value) if value is not None and math.isfinite(value) else (1, 0.0)
 
 
-class RunsTable(DataTable[Any]):
+class RunsTable(PlainTable):
     """A :class:`DataTable` of :class:`RunRow` keyed by run id."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -102,7 +94,7 @@ class RunsTable(DataTable[Any]):
             Text(row.status, style=fmt.STATUS_STYLE.get(row.status, "")),
             row.experiment,
             row.name,
-            row.dataset,
+            row.dataset_name or row.dataset,
             row.model_summary,
         ]
         values += [fmt.metric(row.metrics.get(k)) for k in self.metric_columns]
@@ -124,7 +116,7 @@ class RunsTable(DataTable[Any]):
             keys = list(self.columns)
             for row in visible:
                 for col_key, value in zip(keys, self.cells(row)):
-                    if self.get_cell(str(row.id), col_key) != value:
+                    if self.get_cell(str(row.id), col_key) != as_text(value):
                         self.update_cell(str(row.id), col_key, value)
             return
         self.metric_columns = metric_columns

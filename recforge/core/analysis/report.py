@@ -25,6 +25,7 @@ from recforge.core.analysis.model_views import model_views
 from recforge.core.analysis.pairs import friedman_h, pair_matrix, permutation_pairs
 from recforge.core.analysis.text_vs_ids import field_groups, text_vs_ids
 from recforge.core.errors import ConfigError, DataError
+from recforge.core.progress import stage
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ def analyze(
     common = {"repeats": repeats, "metric": metric_name, "seed": seed, "batch_size": batch_size}
 
     log.info("analysis: permutation importance of %d fields on %d rows", len(names), len(labels))
-    importance = permutation_importance(fn, columns, labels, fields=names, **common)
+    with stage(f"analysis: importance of {len(names)} fields on {len(labels):,} rows"):
+        importance = permutation_importance(fn, columns, labels, fields=names, **common)
     report: dict[str, Any] = {
         "split": split, "rows": int(len(labels)), "metric": importance["metric"],
         "baseline": importance["baseline"], "fields": names, "seed": seed, "repeats": repeats,
@@ -121,8 +123,10 @@ def analyze(
     }
     if pairs and len(names) > 1:
         singles = {n: v["values"] for n, v in importance["fields"].items()}  # type: ignore[union-attr]
-        perm_pairs = permutation_pairs(fn, columns, labels, fields=names, single=singles, **common)
-        h_pairs = friedman_h(fn, columns, fields=names, sample=sample, seed=seed, batch_size=batch_size)
+        with stage(f"analysis: {len(names) * (len(names) - 1) // 2} field pairs"):
+            perm_pairs = permutation_pairs(fn, columns, labels, fields=names, single=singles, **common)
+        with stage(f"analysis: Friedman's H on {sample} rows"):
+            h_pairs = friedman_h(fn, columns, fields=names, sample=sample, seed=seed, batch_size=batch_size)
         report["pairs"] = {
             "permutation": perm_pairs, "friedman_h": h_pairs, "sample": sample,
             "interaction_matrix": pair_matrix(perm_pairs, names, "interaction"),
@@ -130,9 +134,10 @@ def analyze(
             "h2_matrix": pair_matrix(h_pairs, names, "h2"),
         }
     kinds = {n: getattr(known.get(n), "kind", None) for n in names} if known else None
-    report["information"] = information_gain(columns, labels, kinds={k: v for k, v in (kinds or {}).items() if v})
-    report["model_views"] = model_views(model, columns, batch_size=batch_size, seed=seed) if model is not None else {}
-    report["text_vs_ids"] = _text_vs_ids(fn, prepared, columns, labels, known, common)
+    with stage("analysis: information gain, model views, text vs ids"):
+        report["information"] = information_gain(columns, labels, kinds={k: v for k, v in (kinds or {}).items() if v})
+        report["model_views"] = model_views(model, columns, batch_size=batch_size, seed=seed) if model is not None else {}
+        report["text_vs_ids"] = _text_vs_ids(fn, prepared, columns, labels, known, common)
     report["summary"] = summarize(report)
     return json.loads(json.dumps(report, default=_jsonable))
 

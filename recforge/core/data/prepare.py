@@ -37,6 +37,7 @@ from recforge.core.data.schema import FIRST, FieldInfo, FieldSpec, field_spec_fr
 from recforge.core.data.splits import split_frame
 from recforge.core.data.table import TensorTable
 from recforge.core.errors import ConfigError, DataError
+from recforge.core.progress import stage
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
@@ -285,6 +286,13 @@ def prepare_data(data_cfg: dict[str, Any], store: Any = None, *, use_cache: bool
         if cached is not None:
             _record(store, cached)
             return cached
+    with stage(f"preparing data ({recipe.name})"):
+        return _prepare_uncached(recipe, params, cfg, fingerprint, store, use_cache)
+
+
+def _prepare_uncached(recipe: Any, params: Any, cfg: dict[str, Any], fingerprint: str | None, store: Any,
+                      use_cache: bool) -> PreparedData:
+    """Read, split, encode and cache a dataset (the part :func:`prepare_data` reports)."""
     raw: RawData = recipe.load(params)
     if fingerprint is None:
         fingerprint = fingerprint_of(recipe.name, params, cfg, raw.files)

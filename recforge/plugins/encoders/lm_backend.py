@@ -32,6 +32,8 @@ from rich.text import Text
 from torch import Tensor, nn
 
 from recforge.core.errors import ConfigError
+from recforge.core.progress import enabled as progress_on
+from recforge.core.progress import stage
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +271,9 @@ class LMBackend(nn.Module):
         ids = self.tokenize(distinct)
         out = torch.zeros(len(distinct), hidden_size(self.model_id))
         columns = (TextColumn("encoding texts"), BarColumn(), MofNCompleteColumn(), _RateColumn())
-        with Progress(*columns, disable=not show_progress, transient=True) as progress:
+        # the bar on a terminal; a line that stays (also in a log file) from the CLI
+        done_line = stage(f"encoding {len(distinct):,} texts", on=show_progress and progress_on())
+        with done_line, Progress(*columns, disable=not show_progress, transient=True) as progress:
             task = progress.add_task("encode", total=len(distinct))
             with torch.inference_mode():
                 for batch in self.plan_batches(ids, batch_size, token_budget):

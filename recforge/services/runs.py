@@ -1,8 +1,8 @@
-"""What the console shows, read from the same store and registry the CLI uses.
+"""Runs as the CLI and the console show them: table rows, the detail view, exports, datasets.
 
-Screens never touch ORM objects: they get the plain, frozen views below, built here in one
-place, so a change in the store's internals touches one module and the views can be compared
-in tests. Actions (delete, register, export, promote, ...) call the store's repository API.
+Screens and commands never touch ORM objects: they get the plain, frozen views below, built
+here in one place, so a change in the store's internals touches one module and the views can
+be compared in tests. Actions (delete, register, export, ...) call the store's repository API.
 """
 
 from __future__ import annotations
@@ -11,16 +11,20 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
-from recforge.core.errors import ArtifactError, ConfigError, NotFoundError
+from recforge.core.errors import NotFoundError
 from recforge.core.store import Store
+from recforge.core.store.tables import as_utc
+from recforge.services.analysis import AnalysisView, load_analysis
 
-#: metrics shown as columns of the runs table, in order of preference
-KEY_METRICS: tuple[str, ...] = ("valid.auc", "valid.logloss", "valid.ndcg@10", "valid.rmse", "test.auc")
+#: metrics shown as columns of the runs table, in order of preference (valid first, then test)
+KEY_METRICS: tuple[str, ...] = (
+    "valid.auc", "valid.logloss", "valid.ndcg@10", "valid.rmse", "test.auc", "test.logloss", "test.ndcg@10",
+    "test.rmse",
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class RunRow:
     metrics: dict[str, float]
     started_at: dt.datetime | None
     duration_s: float | None
+    dataset_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class ArtifactView:
 
 @dataclass(frozen=True)
 class RunDetail:
-    """Everything the run-detail screen shows."""
+    """Everything the run-detail screen and ``runs show`` present."""
 
     row: RunRow
     config: dict[str, Any]
@@ -62,19 +67,7 @@ class RunDetail:
     seed: int | None
     host: str
     error: str | None
-    analysis: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class ModelRow:
-    """One registered model version."""
-
-    name: str
-    version: int
-    run_id: int | None
-    stage: str
-    tags: dict[str, Any] = field(default_factory=dict)
-    created_at: dt.datetime | None = None
+    analysis: AnalysisView
 
 
 @dataclass(frozen=True)
@@ -86,9 +79,40 @@ class DatasetRow:
     counts: dict[str, Any]
 
 
+def pick_metric_columns(rows: Sequence[RunRow], limit: int = 4) -> list[str]:
+    """Up to ``limit`` metric columns: the first two valid key metrics, their test
+    counterparts (read once after training), then the commonest other valid metrics."""
+    present: dict[str, int] = {}
+    for row in rows:
+        for key in row.metrics:
+            present[key] = present.get(key, 0) + 1
+    valid = [k for k in KEY_METRICS if k.startswith("valid.") and k in present][:2]
+    chosen = valid + [t for t in (f"test.{k[len('valid.'):]}" for k in valid) if t in present]
+    rest = sorted((k for k in present if k not in chosen and k.startswith("valid.")), key=lambda k: (-present[k], k))
+    return (chosen + rest)[:limit]
+
+
 def open_store() -> Store:
     """The store the CLI uses (``RECFORGE_DB`` or the SQLite file under ``RECFORGE_HOME``)."""
     return Store.open()
+
+
+def dataset_name(config: dict[str, Any] | None, fallback: str = "") -> str:
+    """A name people recognise for a run's data: the task folder of a ``files`` recipe
+    (``ml100k-ctr`` for ``.../ml100k-ctr/train.csv``), else the recipe and its ``name`` param;
+    ``fallback`` (the stored ``recipe:fingerprint``) when the config says nothing."""
+    data = (config or {}).get("data") or {}
+    if not isinstance(data, dict):
+        return fallback
+    recipe = str(data.get("recipe") or "")
+    params = data.get("params") or {}
+    if isinstance(params, dict):
+        if recipe in ("", "files") and isinstance(params.get("train"), str):
+            return Path(params["train"]).parent.name or fallback
+        named = params.get("name") or params.get("dataset")
+        if named:
+            return f"{recipe}:{named}" if recipe else str(named)
+    return recipe or fallback
 
 
 def _metric_value(value: float | None) -> float:
@@ -99,25 +123,21 @@ def _row(run: Any, metrics: dict[str, float]) -> RunRow:
     return RunRow(
         id=int(run.id),
         name=run.name or "",
-        experiment=run.experiment_name if getattr(run, "experiment", None) is not None else "",
+        experiment=run.experiment_name if run.experiment is not None else "",
         status=run.status,
         dataset=run.dataset or "",
         model_summary=run.model_summary or "",
         metrics=dict(metrics),
-        started_at=_utc(run.started_at or run.created_at),
+        started_at=as_utc(run.started_at or run.created_at),
         duration_s=run.duration_s(),
+        dataset_name=dataset_name(run.config, run.dataset or ""),
     )
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.timezone.utc)
-
-
-def list_run_rows(store: Store, experiment: str | None = None, status: str | None = None) -> list[RunRow]:
+def list_run_rows(store: Store, experiment: str | None = None, status: str | None = None,
+                  stale_after_s: float | None = None) -> list[RunRow]:
     """Every run (newest first) with its latest metric values."""
-    runs = store.list_runs(experiment=experiment, status=status)  # metrics come loaded
+    runs = store.list_runs(experiment=experiment, status=status, stale_after_s=stale_after_s)
     return [_row(run, latest_of(metric_series(run.metrics))) for run in runs]
 
 
@@ -134,14 +154,18 @@ def metric_series(metrics: Iterable[Any]) -> dict[str, list[tuple[int, float]]]:
     return {k: sorted(v.items()) for k, v in sorted(out.items())}
 
 
+def run_series(store: Store, run_id: int) -> dict[str, list[tuple[int, float]]]:
+    """A run's metric history by epoch (what the live charts draw)."""
+    return metric_series(store.get_metrics(run_id))
+
+
 def run_detail(store: Store, run_id: int) -> RunDetail:
-    """The detail view of one run, with its analysis when an ``analysis`` artifact exists."""
+    """The detail view of one run, with its analysis (or why it cannot be shown)."""
     run = store.get_run(run_id)
     series = metric_series(store.get_metrics(run_id))
-    latest = latest_of(series)
     artifacts = [ArtifactView(a.kind, a.path, int(a.size), a.sha256) for a in run.artifacts]
     return RunDetail(
-        row=_row(run, latest),
+        row=_row(run, latest_of(series)),
         config=dict(run.config or {}),
         params=dict(run.params_dict),
         series=series,
@@ -151,32 +175,8 @@ def run_detail(store: Store, run_id: int) -> RunDetail:
         seed=run.seed,
         host=run.host or "",
         error=run.error,
-        analysis=load_analysis(artifacts),
+        analysis=load_analysis([(a.kind, a.path) for a in artifacts], run_id=int(run.id)),
     )
-
-
-def load_analysis(artifacts: Sequence[ArtifactView]) -> dict[str, Any] | None:
-    """The newest ``analysis.json`` among a run's artifacts, or None when there is none.
-
-    An artifact counts when its kind is ``analysis`` or its path ends in ``analysis.json``; a
-    folder artifact is searched for ``analysis.json`` inside it.
-    """
-    for art in reversed(list(artifacts)):
-        path = Path(art.path)
-        if path.is_dir():
-            path = path / "analysis.json"
-        if art.kind != "analysis" and path.name != "analysis.json":
-            continue
-        if path.is_file():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as err:
-                raise ArtifactError(
-                    f"cannot read the analysis artifact {path}: {type(err).__name__}",
-                    fix="rerun `recforge analyze` for this run",
-                ) from None
-            return data if isinstance(data, dict) else None
-    return None
 
 
 def export_run(store: Store, run_id: int, path: str | Path) -> Path:
@@ -209,36 +209,6 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def list_model_rows(store: Store) -> list[ModelRow]:
-    """Every registered model version, by name then version."""
-    rows = [
-        ModelRow(m.name, int(m.version), m.run_id, m.stage, dict(m.tags or {}), _utc(m.created_at))
-        for m in store.list_models()
-    ]
-    return sorted(rows, key=lambda r: (r.name, r.version))
-
-
-def parse_tag(text: str) -> tuple[str, str | None]:
-    """``"key=value"`` sets a tag, ``"-key"`` removes it; anything else is a ConfigError."""
-    text = text.strip()
-    if text.startswith("-") and len(text) > 1 and "=" not in text:
-        return text[1:].strip(), None
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"tag '{text}' is not key=value", fix="write key=value, or -key to remove a tag")
-    return key.strip(), value.strip()
-
-
-def tag_model(store: Store, name: str, version: int, key: str, value: str | None) -> dict[str, Any]:
-    """Set (or with ``value`` None remove) one tag of a model version; returns the new tags."""
-    return dict(store.tag_model(name, version, {key: value}).tags or {})
-
-
-def delete_model(store: Store, name: str, version: int) -> None:
-    """Remove one registered version (its source run stays)."""
-    store.delete_model(name, version)
-
-
 def list_dataset_rows(store: Store) -> list[DatasetRow]:
     """Prepared datasets recorded in the store."""
     return [DatasetRow(d.name, d.fingerprint, dict(d.counts or {})) for d in store.list_datasets()]
@@ -251,23 +221,20 @@ def require_run(store: Store, run_id: int) -> None:
 
 __all__ = [
     "KEY_METRICS",
-    "latest_of",
     "ArtifactView",
     "DatasetRow",
-    "ModelRow",
     "NotFoundError",
     "RunDetail",
     "RunRow",
-    "delete_model",
+    "dataset_name",
     "export_run",
+    "latest_of",
     "list_dataset_rows",
-    "list_model_rows",
     "list_run_rows",
-    "load_analysis",
     "metric_series",
     "open_store",
-    "parse_tag",
-    "tag_model",
+    "pick_metric_columns",
     "require_run",
     "run_detail",
+    "run_series",
 ]
