@@ -37,6 +37,7 @@ from recforge.core.train import (
     Trainer,
     TrainEvent,
     TrainingInterrupted,
+    TrainingPruned,
     TrainResult,
     TrainSettings,
     fit_without_gradients,
@@ -319,6 +320,11 @@ def _train_and_finish(run_id: int, run_dir: Path, config: dict[str, Any], prepar
         if store is not None:
             store.interrupt_run(run_id)
         raise RunInterrupted(run_id) from None
+    except TrainingPruned as pruned:  # a search stopped it: neither failed nor resumable
+        if store is not None:
+            store.prune_run(run_id, str(pruned))
+        pruned.run_id = run_id
+        raise
     except Exception as err:
         if store is not None:
             store.fail_run(run_id, error=" ".join(f"{type(err).__name__}: {err}".split())[:2000])
