@@ -32,11 +32,13 @@ def _shares(total: int, jobs: int) -> list[int]:
     return [n for n in (total // jobs + (i < total % jobs) for i in range(jobs)) if n > 0]
 
 
-def _spawn_workers(name: str, trials: int, shares: list[int], timeout: float | None) -> int:
+def _spawn_workers(name: str, trials: int, shares: list[int], timeout: float | None, seed: int | None) -> int:
     """Run one worker process per share; the worst exit status (130 after Ctrl-C)."""
     base = [sys.executable, "-m", "recforge", "tune", "--study", name, "--trials", str(trials)]
     extra = ["--timeout", str(timeout)] if timeout else []
-    procs = [subprocess.Popen([*base, "--worker-trials", str(n), *extra], stdout=subprocess.DEVNULL) for n in shares]
+    procs = [subprocess.Popen([*base, "--worker-trials", str(n), *extra,
+                               *(["--seed", str(seed + i)] if seed is not None else [])], stdout=subprocess.DEVNULL)
+             for i, n in enumerate(shares)]
     try:
         codes = [p.wait() for p in procs]
     except KeyboardInterrupt:  # the workers got the same SIGINT; let them record it
@@ -59,13 +61,14 @@ def _spawn_workers(name: str, trials: int, shares: list[int], timeout: float | N
               help="Worker processes on this machine sharing the study.")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default=None, help="Sampler  [default: tpe].")
 @click.option("--pruner", type=click.Choice(PRUNERS), default=None, help="Pruner fed by the per-epoch metric  [default: median].")
+@click.option("--seed", type=int, default=None, help="Sampler seed (worker k of --jobs uses seed + k).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a base config value (repeatable).")
 @click.option("--worker-trials", type=click.IntRange(min=0), default=None,
               help="Run at most this many trials in this process (for workers on other machines).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document last.")
 def tune(config_path: Path | None, space_path: Path | None, trials: int, metric: str | None, timeout: float | None,
-         study_name: str | None, jobs: int, sampler: str | None, pruner: str | None, overrides: tuple[str, ...],
-         worker_trials: int | None, as_json: bool) -> None:
+         study_name: str | None, jobs: int, sampler: str | None, pruner: str | None, seed: int | None,
+         overrides: tuple[str, ...], worker_trials: int | None, as_json: bool) -> None:
     """Search CONFIG's settings over SPACE on the validation metric; every trial is a run."""
     if study_name is None:
         if config_path is None or space_path is None:
@@ -79,11 +82,11 @@ def tune(config_path: Path | None, space_path: Path | None, trials: int, metric:
             if left == 0 and worker_trials is None and not as_json:
                 click.echo(f"study {study_name} already has {trials} trials; raise --trials to run more", err=True)
             run_worker(store, settings, target=trials, worker_trials=worker_trials, timeout=timeout,
-                       on_trial=_print_trial)
+                       seed=seed, on_trial=_print_trial)
             if worker_trials is not None:
                 return
         else:
-            code = _spawn_workers(study_name, trials, _shares(remaining(store, settings, trials), jobs), timeout)
+            code = _spawn_workers(study_name, trials, _shares(remaining(store, settings, trials), jobs), timeout, seed)
             if code:
                 click.echo(f"a worker ended with status {code}; continue with `recforge tune --study {study_name} "
                            f"--trials {trials}`", err=True)

@@ -28,6 +28,7 @@ import torch
 
 from recforge.core import distributed
 from recforge.core.components import PrepareContext
+from recforge.core.data.sealed import sealed_test
 from recforge.core.errors import ConfigError
 from recforge.core.model import build_model, component_names
 from recforge.core.model_api import is_trainable, neg_key
@@ -301,7 +302,8 @@ def _train_and_finish(run_id: int, run_dir: Path, config: dict[str, Any], prepar
     started = time.perf_counter()
     model_dir = run_dir / "model"
     try:
-        result = _fit(model, prepared, config, settings, store, run_id, run_dir, on_event, progress, device, resume)
+        with sealed_test(prepared):  # the test split is read once, below, after training
+            result = _fit(model, prepared, config, settings, store, run_id, run_dir, on_event, progress, device, resume)
         valid = {}
         if result.best_epoch is not None:
             best = next(h for h in result.history if h["epoch"] == result.best_epoch)

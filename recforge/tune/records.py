@@ -7,6 +7,8 @@ value. They live in the run store so that ``runs`` and ``studies`` join on one d
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,8 +73,10 @@ def trials(store: Any, study_id: int) -> list[StudyTrial]:
 
 
 def start_trial(store: Any, study_id: int, number: int, params: dict[str, Any]) -> None:
+    """The trial's row, ``running``, naming the worker (``host:pid``) that took it."""
     with store.session() as session:
-        session.add(StudyTrial(study_id=study_id, number=number, params=params, state="running"))
+        session.add(StudyTrial(study_id=study_id, number=number, params=params, state="running",
+                               worker=f"{socket.gethostname()}:{os.getpid()}"))
 
 
 def end_trial(store: Any, study_id: int, number: int, state: str, value: float | None, run_id: int | None) -> None:

@@ -22,7 +22,7 @@ from recforge.tune import records
 
 def trial_dict(trial: StudyTrial) -> dict[str, Any]:
     return {"number": trial.number, "state": trial.state, "value": trial.value, "run_id": trial.run_id,
-            "params": trial.params}
+            "params": trial.params, "worker": trial.worker}
 
 
 def summary(store: Any, study: Study) -> dict[str, Any]:

@@ -25,8 +25,7 @@ from recforge.core.config import load_config
 from recforge.core.errors import ConfigError, unknown_name
 from recforge.core.experiment import run_experiment
 from recforge.core.train import LOWER_IS_BETTER, TrainEvent, TrainingPruned, TrainSettings
-from recforge.tune import optuna_module
-from recforge.tune import records
+from recforge.tune import optuna_module, records
 from recforge.tune.records import StudySettings
 from recforge.tune.space import SearchSpace, load_space, override, parse_space
 from recforge.tune.storage import open_storage
@@ -61,15 +60,16 @@ def check_metric(metric: str) -> str:
     return metric
 
 
-def make_sampler(kind: str, space: SearchSpace) -> Any:
+def make_sampler(kind: str, space: SearchSpace, seed: int | None = None) -> Any:
+    """The sampler; ``seed`` makes one worker's proposals reproducible."""
     optuna = optuna_module()
 
     if kind == "tpe":  # constant_liar: parallel workers do not all pick the same promising point
-        return optuna.samplers.TPESampler(constant_liar=True)
+        return optuna.samplers.TPESampler(constant_liar=True, seed=seed)
     if kind == "random":
-        return optuna.samplers.RandomSampler()
+        return optuna.samplers.RandomSampler(seed=seed)
     if kind == "grid":
-        return optuna.samplers.GridSampler(space.grid())
+        return optuna.samplers.GridSampler(space.grid(), seed=seed)
     raise unknown_name("sampler", kind, SAMPLERS, fix=f"use one of {', '.join(SAMPLERS)}")
 
 
@@ -142,7 +142,7 @@ def _check_same(settings: StudySettings, config_path: Path | None, space_path: P
             raise ConfigError(f"study '{settings.name}' uses {what} {stored}, not {given}", fix=fix)
 
 
-def _optuna_study(store: Any, settings: StudySettings, create: bool = False) -> Any:
+def _optuna_study(store: Any, settings: StudySettings, create: bool = False, seed: int | None = None) -> Any:
     import warnings
 
     optuna = optuna_module()
@@ -154,7 +154,7 @@ def _optuna_study(store: Any, settings: StudySettings, create: bool = False) -> 
     space = parse_space(settings.space)
     epochs = TrainSettings.from_config(settings.config.get("train")).epochs
     kwargs = {"study_name": settings.name, "storage": open_storage(store),
-              "sampler": make_sampler(settings.sampler, space), "pruner": make_pruner(settings.pruner, epochs)}
+              "sampler": make_sampler(settings.sampler, space, seed), "pruner": make_pruner(settings.pruner, epochs)}
     if create:
         return optuna.create_study(direction=settings.direction, load_if_exists=True, **kwargs)
     return optuna.load_study(**kwargs)
@@ -173,12 +173,13 @@ def remaining(store: Any, settings: StudySettings, target: int) -> int:
 
 
 def run_worker(store: Any, settings: StudySettings, *, target: int, worker_trials: int | None = None,
-               timeout: float | None = None, on_trial: Callable[[TrialOutcome], None] | None = None) -> None:
+               timeout: float | None = None, seed: int | None = None,
+               on_trial: Callable[[TrialOutcome], None] | None = None) -> None:
     """Run trials of the study in this process until it has ``target`` counted trials, this
     worker has run ``worker_trials`` (its share), or ``timeout`` seconds have passed."""
     optuna = optuna_module()
 
-    study = _optuna_study(store, settings)
+    study = _optuna_study(store, settings, seed=seed)
     study_row = records.get_study(store, settings.name)
     optuna.storages.fail_stale_trials(study)  # a killed worker's trials: failed, redone
     failed = {t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))}

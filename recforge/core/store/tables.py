@@ -268,5 +268,6 @@ class StudyTrial(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(16), default="running")
     value: Mapped[float | None] = mapped_column(Float)
+    worker: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[dt.datetime | None] = mapped_column()
