@@ -24,6 +24,7 @@ from recforge.console.screens.models import ModelsScreen
 from recforge.console.screens.plugins import PluginsScreen
 from recforge.console.screens.run_detail import RunDetailScreen
 from recforge.console.screens.runs import RunsScreen
+from recforge.console.screens.studies import StudiesScreen
 from recforge.console.screens.train_launcher import TrainLauncherScreen
 from recforge.console.services import open_store
 from recforge.core.errors import RecforgeError
@@ -37,6 +38,7 @@ SECTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("plugins", "4", "Plugins", "installed plugins: install and uninstall"),
     ("components", "5", "Components", "encoders, interactions, rankers and their parameters"),
     ("train", "6", "Train", "launch, watch and cancel a training run"),
+    ("studies", "7", "Studies", "hyperparameter searches: trials, best so far, importances"),
 )
 
 
@@ -68,6 +70,7 @@ class RecforgeConsole(App[None]):
         self.add_mode("plugins", PluginsScreen)
         self.add_mode("components", ComponentsScreen)
         self.add_mode("train", TrainLauncherScreen)
+        self.add_mode("studies", StudiesScreen)
         self.switch_mode("runs")
 
     # ------------------------------------------------------------------ navigation
