@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from recforge.core.config import load_config
-from recforge.core.errors import ConfigError, unknown_name
+from recforge.core.errors import ConfigError, StoreError, unknown_name
 from recforge.core.experiment import run_experiment
 from recforge.core.train import LOWER_IS_BETTER, TrainEvent, TrainingPruned, TrainSettings
 from recforge.tune import optuna_module, records
@@ -157,7 +157,11 @@ def _optuna_study(store: Any, settings: StudySettings, create: bool = False, see
               "sampler": make_sampler(settings.sampler, space, seed), "pruner": make_pruner(settings.pruner, epochs)}
     if create:
         return optuna.create_study(direction=settings.direction, load_if_exists=True, **kwargs)
-    return optuna.load_study(**kwargs)
+    try:
+        return optuna.load_study(**kwargs)
+    except KeyError:  # the store knows the study but Optuna's tables (e.g. a deleted file) do not
+        raise StoreError(f"the search state of study '{settings.name}' is missing from Optuna's storage",
+                         fix="restore recforge.optuna.db beside the store, or start another --study") from None
 
 
 def counted_trials(study: Any) -> int:
