@@ -17,6 +17,7 @@ import click
 from recforge.cli._output import emit_json, emit_table
 from recforge.core.store import Store
 from recforge.tune import records
+from recforge.tune.records import StudySettings
 from recforge.tune.report import draw_plots, summary
 from recforge.tune.search import PRUNERS, SAMPLERS, TrialOutcome, open_study, remaining, run_worker
 
@@ -32,9 +33,11 @@ def _shares(total: int, jobs: int) -> list[int]:
     return [n for n in (total // jobs + (i < total % jobs) for i in range(jobs)) if n > 0]
 
 
-def _spawn_workers(name: str, trials: int, shares: list[int], timeout: float | None, seed: int | None) -> int:
+def _spawn_workers(settings: StudySettings, trials: int, shares: list[int], timeout: float | None,
+                   seed: int | None) -> int:
     """Run one worker process per share; the worst exit status (130 after Ctrl-C)."""
-    base = [sys.executable, "-m", "recforge", "tune", "--study", name, "--trials", str(trials)]
+    base = [sys.executable, "-m", "recforge", "tune", settings.config_path, "--study", settings.name,
+            "--trials", str(trials)]
     extra = ["--timeout", str(timeout)] if timeout else []
     procs = [subprocess.Popen([*base, "--worker-trials", str(n), *extra,
                                *(["--seed", str(seed + i)] if seed is not None else [])], stdout=subprocess.DEVNULL)
@@ -86,7 +89,7 @@ def tune(config_path: Path | None, space_path: Path | None, trials: int, metric:
             if worker_trials is not None:
                 return
         else:
-            code = _spawn_workers(study_name, trials, _shares(remaining(store, settings, trials), jobs), timeout, seed)
+            code = _spawn_workers(settings, trials, _shares(remaining(store, settings, trials), jobs), timeout, seed)
             if code:
                 click.echo(f"a worker ended with status {code}; continue with `recforge tune --study {study_name} "
                            f"--trials {trials}`", err=True)

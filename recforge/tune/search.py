@@ -15,6 +15,7 @@ grace period has passed) and do not count; ``recforge tune --study NAME`` runs t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -112,6 +113,8 @@ def open_study(store: Any, *, name: str, config_path: Path | None, space_path: P
     else:
         settings = settings_of(found)
         _check_same(settings, config_path, space_path, overrides, metric, sampler, pruner)
+        if config_path is not None:  # the same config at this machine's path (checked above)
+            settings = dataclasses.replace(settings, config_path=str(config_path.resolve()))
     _optuna_study(store, settings, create=True)
     return settings
 

@@ -120,7 +120,7 @@ def test_tune_records_trials_as_runs_prunes_resumes_and_exports(tmp_path):
 
 
 def _tune_with_two_jobs(tmp_path: Path, env: dict[str, str]) -> dict:
-    config = write_config(tmp_path, epochs=2)
+    config = write_config(tmp_path, epochs=1)
     space = write_space(tmp_path, {"train.lr": {"log_uniform": [1.0e-3, 1.0e-1]}})
     done = subprocess.run([sys.executable, "-m", "recforge", "tune", str(config), "--space", str(space),
                            "--trials", "4", "--jobs", "2", "--pruner", "none", "--json"],
