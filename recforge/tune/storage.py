@@ -11,6 +11,7 @@ names and Alembic version table, so they never share one namespace with it:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,27 @@ from recforge.core.store.engine import BUSY_TIMEOUT_S, redact
 from recforge.tune import optuna_module
 
 SCHEMA = "optuna"
-#: seconds between a running trial's heartbeats; a trial silent for GRACE_S was killed
+#: seconds between a running trial's heartbeats (env RECFORGE_TUNE_HEARTBEAT_S overrides it);
+#: a trial silent for GRACE_BEATS of them belonged to a killed worker
 HEARTBEAT_S = 10
-GRACE_S = 60
+GRACE_BEATS = 6
+HEARTBEAT_ENV = "RECFORGE_TUNE_HEARTBEAT_S"
+
+
+def heartbeat_s() -> int:
+    raw = os.environ.get(HEARTBEAT_ENV, "").strip()
+    if not raw:
+        return HEARTBEAT_S
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        from recforge.core.errors import ConfigError
+
+        raise ConfigError(f"{HEARTBEAT_ENV}={raw!r} is not a whole number of seconds >= 1",
+                          fix=f"unset it or set e.g. {HEARTBEAT_ENV}=10")
+    return value
 
 
 def optuna_url(store_url: str) -> tuple[str, dict[str, Any]]:
@@ -55,8 +74,9 @@ def open_storage(store: Any) -> Any:
         with store.engine.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
-                                          grace_period=GRACE_S)
+        beat = heartbeat_s()
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=beat,
+                                          grace_period=beat * GRACE_BEATS)
     except Exception as err:  # optuna wraps driver errors in many classes
         from recforge.core.errors import StoreError
 

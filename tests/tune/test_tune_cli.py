@@ -182,3 +182,27 @@ def test_ctrl_c_leaves_the_study_resumable(tmp_path):
     code, out = invoke("tune", "--study", "cut", "--trials", "1", "--json")  # ... the study's own one continues
     assert code == 0, out
     assert [t["state"] for t in last_json(out)["trials"]] == ["failed", "complete"]
+
+
+@pytest.mark.slow
+def test_a_killed_worker_leaves_the_study_resumable(tmp_path, monkeypatch):
+    """SIGKILL mid-trial: once the trial's heartbeat is older than the grace period, the next
+    worker marks it failed and runs the study to its target."""
+    monkeypatch.setenv("RECFORGE_TUNE_HEARTBEAT_S", "1")  # grace period 6 s
+    config = write_config(tmp_path, epochs=40)
+    space = write_space(tmp_path, {"train.lr": {"log_uniform": [1.0e-3, 1.0e-2]}})
+    proc = subprocess.Popen([sys.executable, "-m", "recforge", "tune", str(config), "--space", str(space),
+                             "--trials", "1", "--study", "killed", "--pruner", "none"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    deadline = time.monotonic() + 120
+    with Store.open() as store:
+        while not any(m.key == "valid.auc" for r in store.list_runs() for m in r.metrics):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    time.sleep(7)
+    code, out = invoke("tune", "--study", "killed", "--trials", "1", "--json")
+    assert code == 0, out
+    trials = last_json(out)["trials"]
+    assert [t["state"] for t in trials] == ["failed", "complete"] and trials[0]["run_id"] is None
