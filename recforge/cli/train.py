@@ -15,7 +15,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -31,6 +31,8 @@ from recforge.core.experiment import (
     run_experiment,
 )
 from recforge.core.store import Store
+
+T = TypeVar("T")
 
 set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                           help="Override a config value by dotted key, e.g. train.epochs=3 (repeatable).")
@@ -65,7 +67,7 @@ def _render(result: RunResult, as_json: bool, title: str) -> None:
     click.echo(f"model saved to {result.model_dir}")
 
 
-def _guarded(action: Callable[[Store], RunResult]) -> RunResult:
+def _guarded(action: Callable[[Store], T]) -> T:
     """Run a training service; Ctrl-C ends the command with the resume hint and status 130.
 
     Under torchrun only rank 0 opens the store (the services give the others none).
@@ -121,15 +123,8 @@ def _train_seeds(config_path: Path, overrides: list[str], config: dict[str, Any]
         seeded = load_config(config_path, [*overrides, f"train.seed={seed}"])
         return run_experiment(seeded, store, name=run_name, progress=not as_json, device=device)
 
-    holder: dict[str, Any] = {}
-
-    def action(store: Store) -> RunResult:
-        report = run_seeds(seed_list(first, seeds), lambda s, n: train_one(s, n, store), store, label)
-        holder["report"] = report
-        return report.runs[-1]
-
-    _guarded(action)
-    render_seeds(holder["report"], as_json)
+    report = _guarded(lambda store: run_seeds(seed_list(first, seeds), lambda s, n: train_one(s, n, store), store, label))
+    render_seeds(report, as_json)
 
 
 @click.command("resume")
