@@ -15,13 +15,15 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from recforge.cli._output import emit_json, emit_table
 from recforge.core import distributed, paths
 from recforge.core.config import apply_overrides, load_config, validate_config
+from recforge.core.config_schema import ExperimentConfig
+from recforge.core.errors import ConfigError
 from recforge.core.experiment import (
     RunInterrupted,
     RunResult,
@@ -30,6 +32,8 @@ from recforge.core.experiment import (
     run_experiment,
 )
 from recforge.core.store import Store
+
+T = TypeVar("T")
 
 set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                           help="Override a config value by dotted key, e.g. train.epochs=3 (repeatable).")
@@ -64,7 +68,7 @@ def _render(result: RunResult, as_json: bool, title: str) -> None:
     click.echo(f"model saved to {result.model_dir}")
 
 
-def _guarded(action: Callable[[Store], RunResult]) -> RunResult:
+def _guarded(action: Callable[[Store], T]) -> T:
     """Run a training service; Ctrl-C ends the command with the resume hint and status 130.
 
     Under torchrun only rank 0 opens the store (the services give the others none). The
@@ -90,18 +94,42 @@ def _guarded(action: Callable[[Store], RunResult]) -> RunResult:
 @click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False, path_type=Path))
 @set_option
 @click.option("--name", help="Run name (default: the config's name).")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Train on this many seeds (the config's seed, +1, ...) and report mean +- std.")
 @json_option
 @device_option
 @nproc_option
 @click.pass_context
-def train(ctx: click.Context, config_path: Path, overrides: tuple[str, ...], name: str | None, as_json: bool,
-          device: str, nproc: int) -> None:
+def train(ctx: click.Context, config_path: Path, overrides: tuple[str, ...], name: str | None, seeds: int,
+          as_json: bool, device: str, nproc: int) -> None:
     """Train the model a CONFIG.yaml describes, evaluate it and store the run."""
     config = load_config(config_path, list(overrides))  # a bad config fails before any launch
+    if seeds > 1:
+        _train_seeds(config_path, list(overrides), config, name, seeds, as_json, device, nproc)
+        return
     _launch(ctx, nproc, ["train", str(config_path), *[a for o in overrides for a in ("--set", o)],
                          *(["--name", name] if name else []), *(["--json"] if as_json else []), "--device", device])
     result = _guarded(lambda store: run_experiment(config, store, name=name, progress=not as_json, device=device))
     _render(result, as_json, "trained")
+
+
+def _train_seeds(config_path: Path, overrides: list[str], config: ExperimentConfig, name: str | None, seeds: int,
+                 as_json: bool, device: str, nproc: int) -> None:
+    """``train --seeds N``: one run per seed through ``load_config(path, overrides + seed)``."""
+    from recforge.cli._seeds import render_seeds
+    from recforge.tune.seeds import run_seeds, seed_list
+
+    if nproc > 1:
+        raise ConfigError("--seeds cannot be combined with --nproc", fix="run the seeds one after another, or drop --nproc")
+    first = config.train.seed
+    label = name or str(config.name or config_path.stem)
+
+    def train_one(seed: int, run_name: str, store: Store) -> RunResult:
+        seeded = load_config(config_path, [*overrides, f"train.seed={seed}"])
+        return run_experiment(seeded, store, name=run_name, progress=not as_json, device=device)
+
+    report = _guarded(lambda store: run_seeds(seed_list(first, seeds), lambda s, n: train_one(s, n, store), store, label))
+    render_seeds(report, as_json)
 
 
 @click.command("resume")

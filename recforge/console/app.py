@@ -28,6 +28,7 @@ from recforge.console.screens.models import ModelsScreen
 from recforge.console.screens.plugins import PluginsScreen
 from recforge.console.screens.run_detail import RunDetailScreen
 from recforge.console.screens.runs import RunsScreen
+from recforge.console.screens.studies import StudiesScreen
 from recforge.console.screens.train_launcher import TrainLauncherScreen
 from recforge.services.runs import open_store
 from recforge.core import paths
@@ -54,6 +55,8 @@ SECTIONS: list[Section] = [
     Section("components", "5", "Components", "encoders, interactions, rankers and their parameters",
             lambda app: ComponentsScreen()),
     Section("train", "6", "Train", "launch, watch and cancel a training run", lambda app: TrainLauncherScreen()),
+    Section("studies", "7", "Studies", "hyperparameter searches: trials, best so far, importances",
+            lambda app: StudiesScreen()),
 ]
 
 

@@ -29,6 +29,7 @@ import torch
 from recforge.core import distributed
 from recforge.core.components import PrepareContext
 from recforge.core.config_schema import ExperimentConfig
+from recforge.core.data.sealed import sealed_test
 from recforge.core.errors import ConfigError
 from recforge.core.evaluation import check_splits, evaluate, metric_names, predict_table, resolve_monitor  # noqa: F401 - re-exported
 from recforge.core.model import build_model, component_names
@@ -40,6 +41,7 @@ from recforge.core.train import (
     Trainer,
     TrainEvent,
     TrainingInterrupted,
+    TrainingPruned,
     TrainResult,
     TrainSettings,
     fit_without_gradients,
@@ -272,7 +274,8 @@ def _train_and_finish(run_id: int, run_dir: Path, config: ExperimentConfig, prep
     started = time.perf_counter()
     model_dir = run_dir / "model"
     try:
-        result = _fit(model, prepared, config, settings, store, run_id, run_dir, on_event, progress, device, resume)
+        with sealed_test(prepared):  # the test split is read once, below, after training
+            result = _fit(model, prepared, config, settings, store, run_id, run_dir, on_event, progress, device, resume)
         valid = {}
         if result.best_epoch is not None:
             best = next(h for h in result.history if h["epoch"] == result.best_epoch)
@@ -292,6 +295,11 @@ def _train_and_finish(run_id: int, run_dir: Path, config: ExperimentConfig, prep
         if store is not None:
             store.interrupt_run(run_id)
         raise RunInterrupted(run_id) from None
+    except TrainingPruned as pruned:  # a search stopped it: neither failed nor resumable
+        if store is not None:
+            store.prune_run(run_id, str(pruned))
+        pruned.run_id = run_id
+        raise
     except Exception as err:
         if store is not None:
             store.fail_run(run_id, error=" ".join(f"{type(err).__name__}: {err}".split())[:2000])

@@ -119,6 +119,16 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Training was cancelled (Ctrl-C or an ``on_event`` request); the last checkpoint stays."""
 
 
+class TrainingPruned(Exception):
+    """``on_event`` stopped a run a search judged hopeless (``recforge tune``'s pruner).
+
+    Neither a failure nor resumable: the run ends ``pruned`` with this message as its reason
+    and ``run_id`` is set by the experiment service before it propagates.
+    """
+
+    run_id: int | None = None
+
+
 # --------------------------------------------------------------------------- the loop
 class Trainer:
     """Trains one model on one table; see the module docstring for the contract.

@@ -49,6 +49,7 @@ _TRANSITIONS: dict[str, tuple[str, ...]] = {
     "finished": ("created", "running"),
     "failed": ("created", "running", "interrupted"),
     "interrupted": ("created", "running"),
+    "pruned": ("running",),
 }
 STALE_ERROR = "process died (no heartbeat)"
 #: env var overriding :data:`STALE_AFTER_S`
@@ -217,6 +218,10 @@ class Store(ModelRegistryMixin, RecoveryMixin):
 
     def interrupt_run(self, run_id: int) -> Run:
         return self._transition(run_id, "interrupted", ended_at=utcnow())
+
+    def prune_run(self, run_id: int, reason: str) -> Run:
+        """A search (``recforge tune``) stopped this run early as hopeless; ``reason`` says why."""
+        return self._transition(run_id, "pruned", ended_at=utcnow(), error=reason)
 
     def heartbeat(self, run_id: int) -> None:
         """Record that the run's process is alive (see :meth:`mark_stale_runs`).

@@ -38,7 +38,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-RUN_STATUSES: tuple[str, ...] = ("created", "running", "finished", "failed", "interrupted")
+RUN_STATUSES: tuple[str, ...] = ("created", "running", "finished", "failed", "interrupted", "pruned")
+#: states of a hyperparameter-search trial (``recforge tune``)
+TRIAL_STATES: tuple[str, ...] = ("running", "complete", "pruned", "failed")
 MODEL_STAGES: tuple[str, ...] = ("none", "staging", "production", "archived")
 
 
@@ -226,3 +228,46 @@ class TextCacheEntry(Base):
     count: Mapped[int] = mapped_column(Integer)
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Study(Base):
+    """A hyperparameter search (``recforge tune``): its base config, search space and metric.
+
+    Optuna keeps its sampler state in its own tables (see :mod:`recforge.tune.storage`); this
+    table and :class:`StudyTrial` are the store's record of which run each trial was.
+    """
+
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    metric: Mapped[str] = mapped_column(String(100))
+    direction: Mapped[str] = mapped_column(String(8))
+    sampler: Mapped[str] = mapped_column(String(16))
+    pruner: Mapped[str] = mapped_column(String(16))
+    config_path: Mapped[str] = mapped_column(Text, default="")
+    overrides: Mapped[list[str]] = mapped_column(JSON, default=list)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    space: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StudyTrial(Base):
+    """One trial of a study: its number, sampled params, state, value and the run it trained."""
+
+    __tablename__ = "study_trials"
+    __table_args__ = (
+        UniqueConstraint("study_id", "number"),
+        CheckConstraint(f"state IN ({_in(TRIAL_STATES)})", name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="running")
+    value: Mapped[float | None] = mapped_column(Float)
+    worker: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column()

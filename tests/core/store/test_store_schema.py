@@ -13,15 +13,16 @@ from recforge.core.store import Store, schema_check
 from recforge.core.store.engine import make_engine
 from recforge.core.store.tables import Base
 
-TABLES = {"experiments", "runs", "params", "metrics", "artifacts", "registered_models", "datasets", "text_cache"}
+TABLES = {"experiments", "runs", "params", "metrics", "artifacts", "registered_models", "datasets", "text_cache",
+          "studies", "study_trials"}
 
 EXTRA_REVISION = '''
-"""test-only second revision"""
+"""test-only next revision"""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -44,7 +45,7 @@ def _up_down_up(engine: Engine) -> None:
     schema_check.downgrade(engine, "base")
     assert schema_check.current_revision(engine) is None
     schema_check.upgrade(engine)
-    assert schema_check.current_revision(engine) == schema_check.head_revision() == "0001"
+    assert schema_check.current_revision(engine) == schema_check.head_revision() == "0002"
     assert TABLES <= _tables(engine)
     assert schema_check.schema_differences(engine) == []
     schema_check.downgrade(engine, "base")
@@ -86,38 +87,38 @@ def test_postgres_up_down_up_matches_orm(postgres_url: str) -> None:
 
 def test_open_migrates_an_empty_database() -> None:
     with Store.open() as store:
-        assert schema_check.current_revision(store.engine) == "0001"
+        assert schema_check.current_revision(store.engine) == "0002"
 
 
 def _newer_migrations(tmp_path: Path) -> Path:
     """The packaged migrations copied to tmp plus a second revision: "newer code"."""
     folder = tmp_path / "migrations"
     shutil.copytree(schema_check.MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (folder / "versions" / "0002_extra.py").write_text(EXTRA_REVISION)
+    (folder / "versions" / "0003_extra.py").write_text(EXTRA_REVISION)
     return folder
 
 
 def test_database_behind_the_code_asks_for_upgrade(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    Store.open().close()  # at 0001 with the real migrations
+    Store.open().close()  # at 0002 with the real migrations
     monkeypatch.setattr(schema_check, "MIGRATIONS_DIR", _newer_migrations(tmp_path))
     with pytest.raises(StoreError) as err:
         Store.open()
     assert str(err.value) == (
-        "the database schema (revision 0001) is behind this recforge (revision 0002); run `recforge db upgrade`"
+        "the database schema (revision 0002) is behind this recforge (revision 0003); run `recforge db upgrade`"
     )
     engine = make_engine()
     schema_check.upgrade(engine)
     engine.dispose()
     with Store.open() as store:
-        assert schema_check.current_revision(store.engine) == "0002" and "extra" in _tables(store.engine)
+        assert schema_check.current_revision(store.engine) == "0003" and "extra" in _tables(store.engine)
 
 
 def test_database_ahead_of_the_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = schema_check.MIGRATIONS_DIR
     monkeypatch.setattr(schema_check, "MIGRATIONS_DIR", _newer_migrations(tmp_path))
-    Store.open().close()  # migrated by "newer code" to 0002
+    Store.open().close()  # migrated by "newer code" to 0003
     monkeypatch.setattr(schema_check, "MIGRATIONS_DIR", real)
-    with pytest.raises(StoreError, match="revision 0002 is unknown to this recforge .*upgrade recforge"):
+    with pytest.raises(StoreError, match="revision 0003 is unknown to this recforge .*upgrade recforge"):
         Store.open()
 
 
