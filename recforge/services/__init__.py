@@ -1,0 +1,1 @@
+"""Services shared by the command line, the console and the HTTP server."""
