@@ -115,14 +115,17 @@ def encode_item_rows(loaded: LoadedModel, items: list[dict[str, Any]], store: An
     fields = {n: info for n, info in fm.fields.items() if info.role == "item" and n != item_field}
     lookups = {f for *_, f in item_lookups(loaded.model).values()}
     needed = {n: fields[n] for n in fields if n in lookups}
-    limits = text_limit(loaded.model)
+    from recforge.core.data.columns import template_columns
+
+    bank_limits = text_limit(loaded.model)
+    limits: dict[str, int] = {}
     known_cols = set(needed) | {item_field} | set(loaded.item_meta)
     for n, info in needed.items():
         spec = info.spec
-        if info.kind == "text" and spec is not None and spec.template:
-            from recforge.core.data.columns import template_columns
-
-            known_cols |= set(template_columns(spec.template))
+        cols = template_columns(spec.template) if info.kind == "text" and spec is not None and spec.template else [n]
+        known_cols |= set(cols)
+        if n in bank_limits:  # every column of a text field's template shares its limit
+            limits.update({c: bank_limits[n] for c in cols})
     for i, item in enumerate(items):
         if item_field not in item or str(item[item_field]).strip() == "":
             raise CatalogueError(f"item {i} has no '{item_field}'", fix=f"give every item its '{item_field}'")
@@ -141,8 +144,6 @@ def encode_item_rows(loaded: LoadedModel, items: list[dict[str, Any]], store: An
         if info.kind != "text" and col not in frame.columns:
             frame[col] = ""  # a missing categorical/multi-valued field is the missing value
     if any(info.kind == "text" for info in needed.values()):
-        from recforge.core.data.columns import template_columns
-
         for info in needed.values():
             if info.kind == "text":
                 cols = template_columns(info.spec.template) if info.spec is not None and info.spec.template else [info.spec.name if info.spec else info.name]
@@ -246,15 +247,16 @@ class Catalogue:
             return []
         rows = encode_item_rows(self.loaded, items, self.store)
         with self.lock:
-            indices = []
+            indices: list[int] = []
+            fresh: dict[str, int] = {}  # a new id twice in one request gets one index (last wins)
             for raw in rows.ids:
-                idx = self.index_of.get(raw)
+                idx = self.index_of.get(raw, fresh.get(raw))
                 if idx is None:
-                    idx = len(self.ids) + sum(1 for i in indices if i >= len(self.ids))
+                    idx = fresh[raw] = len(self.ids) + len(fresh)
                 indices.append(idx)
             write_rows(self.loaded.model, rows, indices, self.item_field)
             for raw, idx, meta, item in zip(rows.ids, indices, rows.meta, items):
-                if idx >= len(self.ids):
+                if raw not in self.index_of:
                     self.ids.append(raw)
                     for col, values in self.meta.items():
                         values.append(None)
