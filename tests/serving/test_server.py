@@ -9,6 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from recforge.core.recommend import Recommender
+from recforge.services.model_refs import open_model
 from tests.serving.conftest import Server, run_cli
 
 pytestmark = pytest.mark.slow
@@ -16,12 +18,14 @@ AUTH = {"Authorization": "Bearer s3cret"}
 CLIENT = httpx.Client(timeout=120)  # new texts load the language model once, slow on a busy CPU
 
 
-def test_recommend_matches_in_process_recommender(server: Server, serve_home: Path) -> None:
+def test_recommend_matches_in_process_recommender(server: Server, serve_home: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     body = CLIENT.post(server.url + "/recommend", json={"user": "196", "k": 5}).json()
     assert body["model_version"] == "qs/1"
-    cli = json.loads(run_cli(serve_home, "recommend", "qs/1", "--user", "196", "-k", "5", "--exclude-seen", "--json").stdout)
-    assert [r["item"] for r in body["items"]] == [r["item"] for r in cli["items"]]
-    assert [r["score"] for r in body["items"]] == pytest.approx([r["score"] for r in cli["items"]], abs=1e-6)
+    monkeypatch.setenv("RECFORGE_HOME", str(serve_home))
+    local = Recommender(open_model("qs/1")[1]).recommend("196", k=5, exclude_seen=True)
+    assert [r["item"] for r in body["items"]] == [r["item"] for r in local]
+    assert [r["score"] for r in body["items"]] == pytest.approx([r["score"] for r in local], abs=1e-6)
     assert body["items"][0]["title"]
 
 
