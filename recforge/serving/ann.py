@@ -26,7 +26,7 @@ class VectorIndex:
     """
 
     def __init__(self, vectors: Tensor, exact_below: int = EXACT_BELOW, hnsw_m: int = 32,
-                 ef_search: int = 128, ef_construction: int = 80) -> None:
+                 ef_search: int = 256, ef_construction: int = 80) -> None:
         self.vectors = vectors.detach().float().contiguous()
         self.exact = self.vectors.shape[0] < exact_below
         self.faiss_rows = torch.arange(0)  # faiss row -> item index
