@@ -294,12 +294,3 @@ class ServingModel:
     def retire(self, item: str) -> None:
         with self.lock:
             self.catalogue.retire(item)
-
-    def sync_index(self) -> None:
-        """Bring the vector index up to the catalogue (after a replayed delta)."""
-        if self.index is None or self.retrieval is None or not self.retrieval.encodes_new_items:
-            return
-        added = [i for i in self.catalogue.added_indices() if i >= len(self.index)]
-        if added:
-            with torch.no_grad():
-                self.index.set_rows(added, self.retrieval.items(torch.tensor(added)))
