@@ -323,13 +323,18 @@ def run(opts: Options) -> SuiteOutput:
         env = _env(tmp / "home")
         echo("serve: training the quickstart model")
         qs = json.loads(_cli(env, "quickstart", "--epochs", "1" if tiny else "3", "--json"))
-        results += load_test(env, str(qs["run_id"]), "quickstart DeepFM", duration)
+        def keep(found: list[Result]) -> None:  # progress on stderr: a long run shows its figures as it goes
+            results.extend(found)
+            for r in found:
+                echo(f"serve: {r.model}: {json.dumps(r.extra, default=str)}")
+
+        keep(load_test(env, str(qs["run_id"]), "quickstart DeepFM", duration))
         tt_cfg = REPO / "examples" / "configs" / "ml100k-two-tower.yaml"
         tt = json.loads(_cli(env, "train", str(tt_cfg), "--set", f"train.epochs={1 if tiny else 5}", "--json"))
-        results += load_test(env, str(tt["run_id"]), "ml100k two-tower", duration)
-        results.append(hot_swap_test(env, int(qs["run_id"])))
-        results.append(ann_bench(20_000 if tiny else 1_000_000, 64, 50 if tiny else 300))
-        results.append(new_item_test(tmp, 1 if tiny else 5))
+        keep(load_test(env, str(tt["run_id"]), "ml100k two-tower", duration))
+        keep([hot_swap_test(env, int(qs["run_id"]))])
+        keep([ann_bench(20_000 if tiny else 1_000_000, 64, 50 if tiny else 300)])
+        keep([new_item_test(tmp, 1 if tiny else 5)])
     return SuiteOutput(results, [_table(results)], _notes(results))
 
 
