@@ -3,7 +3,7 @@
     python -m benchmarks train --peers-python .peers-venv/bin/python [--models lr,deepfm] [--epochs 1]
     python -m benchmarks limit --json --size tiny
 
-Suites: train, limit, recommend, scale, text (see ``benchmarks/suites/``). Progress goes to
+Suites: train, limit, recommend, scale, text, serve (see ``benchmarks/suites/``). Progress goes to
 stderr; stdout gets the markdown tables, or with ``--json`` exactly one JSON list of result
 objects (keys suite, library, model, samples_per_s, auc, wall_s, peak_rss_mb, plus the
 suite's own figures; null where a key does not apply).

@@ -32,12 +32,15 @@ from recforge.core.errors import RecforgeError
 
 #: name -> ("module:attribute", one-line help); register a new command with ONE line here
 BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
-    "analyze": ("recforge.cli.analyze:analyze_command", "Which fields and field pairs drive RUN's predictions;..."),
+    "analyze": ("recforge.cli.analyze:analyze_command", "Which fields and field pairs drive MODEL's predictions;..."),
     "components": ("recforge.cli.components:components", "Browse encoders, interactions, rankers and dataset recipes."),
+    "config": ("recforge.cli.config:config_group", "Experiment configs: JSON Schema and validation without..."),
     "console": ("recforge.cli.console:console", "Open the terminal console: runs, models, datasets,..."),
     "data": ("recforge.cli.data:data", "List dataset recipes, show a dataset's schema and counts,..."),
     "db": ("recforge.cli.db:db", "Create, upgrade and inspect the run store's database schema."),
-    "eval": ("recforge.cli.train:eval_cmd", "Evaluate RUN's saved model on a split of its data."),
+    "eval": ("recforge.cli.train:eval_cmd", "Evaluate MODEL (run id, name@stage, name/version or its run's..."),
+    "export": ("recforge.cli.export:export", "Export MODEL's scoring path (CTR and embedding models) and..."),
+    "items": ("recforge.cli.items:items", "The live catalogue of a saved model (what `recforge serve`..."),
     "models": ("recforge.cli.models:models", "Register finished runs as named model versions and move..."),
     "plugins": ("recforge.cli.plugins:plugins", "List, install and uninstall recforge plugins."),
     "predict": ("recforge.cli.predict:predict", "Score every row of FILE (same columns as the training..."),
@@ -45,8 +48,11 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "recommend": ("recforge.cli.predict:recommend", "Top-K items for one user (--user) or for everyone..."),
     "resume": ("recforge.cli.train:resume", "Continue an interrupted or failed RUN from its last..."),
     "runs": ("recforge.cli.runs:runs", "List, inspect, compare and delete runs."),
+    "serve": ("recforge.cli.serve:serve", "Serve MODEL (run id, name@stage, name/version or saved-model..."),
     "similar": ("recforge.cli.predict:similar", "The K items closest to ITEM (cosine over the model's item..."),
+    "studies": ("recforge.cli.studies:studies", "Hyperparameter searches and their trials."),
     "train": ("recforge.cli.train:train", "Train the model a CONFIG.yaml describes, evaluate it and..."),
+    "tune": ("recforge.cli.tune:tune", "Search CONFIG's settings over SPACE on the validation metric;..."),
 }
 
 

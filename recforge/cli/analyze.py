@@ -55,7 +55,7 @@ def render(report: dict[str, Any], top: int = 10) -> None:
 
 
 @click.command("analyze")
-@click.argument("run_id", type=int)
+@click.argument("model", metavar="MODEL")
 @click.option("--split", default="valid", show_default=True, help="Data split to analyse.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), help="Also write the JSON, the PNGs and learning curves here.")
@@ -66,14 +66,16 @@ def render(report: dict[str, Any], top: int = 10) -> None:
               help="Rows sampled for the permutation views (0 = all).")
 @click.option("--metric", default=None, help="auc, logloss, rmse or mae (default: AUC for 0/1 labels, else RMSE).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1), help="Seed of samples and permutations.")
-def analyze_command(run_id: int, split: str, as_json: bool, plot_dir: str | None, repeats: int, sample: int,
+def analyze_command(model: str, split: str, as_json: bool, plot_dir: str | None, repeats: int, sample: int,
                     max_rows: int, metric: str | None, seed: int) -> None:
-    """Which fields and field pairs drive RUN's predictions; stores analysis.json and PNGs."""
+    """Which fields and field pairs drive MODEL's predictions; stores analysis.json and PNGs."""
     from recforge.core.analysis.run import analyze_run
     from recforge.core.store import Store
     from recforge.services.curves import learning_curves
+    from recforge.services.model_refs import resolve_run_id
     from recforge.services.runs import metric_series
 
+    run_id = resolve_run_id(model)  # run id, name@stage, name/version or the run's model folder
     with Store.open() as store:
         report, written = analyze_run(store, run_id, split, plot_dir=plot_dir, repeats=repeats, sample=sample,
                                       max_rows=max_rows or None, metric=metric, seed=seed)

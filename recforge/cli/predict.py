@@ -11,16 +11,17 @@ from recforge.cli._output import emit_json, emit_table
 from recforge.core.errors import ConfigError
 from recforge.core.experiment import predict_table
 from recforge.core.recommend import Recommender
-from recforge.core.saved_model import LoadedModel, load_model
-from recforge.core.store import Store
+from recforge.core.saved_model import LoadedModel
+from recforge.services.model_refs import open_model
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document last.")
 
 
-def _load(run_id: int) -> LoadedModel:
-    with Store.open() as store:
-        store.get_run(run_id)  # unknown runs fail with the store's message
-        return load_model(Path(store.run_dir(run_id)) / "model", store=store)
+def _load(model: str) -> tuple[dict, LoadedModel]:
+    """Load a run id, ``name@stage``, ``name/version`` or saved-model folder (services.model_refs);
+    returns the JSON head naming it (``run_id``, ``model``) and the loaded model."""
+    ref, loaded = open_model(model)
+    return {"run_id": ref.run_id, "model": ref.label}, loaded
 
 
 def _rows(title: str, rows: list[dict], as_json: bool, head: dict) -> None:
@@ -32,16 +33,16 @@ def _rows(title: str, rows: list[dict], as_json: bool, head: dict) -> None:
 
 
 @click.command("predict")
-@click.argument("run_id", metavar="RUN", type=int)
+@click.argument("run_id", metavar="MODEL")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write FILE's rows plus a `prediction` column here (CSV/TSV/Parquet/JSONL by name).")
 @json_option
-def predict(run_id: int, file: Path, out: Path | None, as_json: bool) -> None:
-    """Score every row of FILE (same columns as the training data) with RUN's model."""
+def predict(run_id: str, file: Path, out: Path | None, as_json: bool) -> None:
+    """Score every row of FILE (same columns as the training data) with MODEL (a run id, name@stage, name/version or saved-model folder)."""
     from recforge.core.data.readers import read_table
 
-    loaded = _load(run_id)
+    head, loaded = _load(run_id)
     frame = read_table(file, flat=True)
     table = loaded.data.featuremap.transform(frame, source=str(file))
     preds = predict_table(loaded.model, table).numpy()
@@ -49,7 +50,7 @@ def predict(run_id: int, file: Path, out: Path | None, as_json: bool) -> None:
     if out is not None:
         _write(frame, out)
     if as_json:
-        emit_json({"run_id": run_id, "rows": len(frame), "out": str(out) if out else None,
+        emit_json({**head, "rows": len(frame), "out": str(out) if out else None,
                    "predictions": preds.tolist() if out is None else None})
     elif out is not None:
         click.echo(f"wrote {len(frame)} predictions to {out}")
@@ -71,45 +72,46 @@ def _write(frame, out: Path) -> None:  # noqa: ANN001 - pandas frame
 
 
 @click.command("recommend")
-@click.argument("run_id", metavar="RUN", type=int)
+@click.argument("run_id", metavar="MODEL")
 @click.option("--user", help="Raw user id to recommend for.")
 @click.option("--all-users", is_flag=True, help="Top-K for every user, written to --out.")
 @click.option("-k", "k", default=10, show_default=True, help="How many items.")
 @click.option("--exclude-seen", is_flag=True, help="Leave out the user's training items.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output .csv or .jsonl (--all-users).")
 @json_option
-def recommend(run_id: int, user: str | None, all_users: bool, k: int, exclude_seen: bool, out: Path | None,
+def recommend(run_id: str, user: str | None, all_users: bool, k: int, exclude_seen: bool, out: Path | None,
               as_json: bool) -> None:
     """Top-K items for one user (--user) or for everyone (--all-users --out FILE)."""
     if all_users == (user is not None):
         raise ConfigError("pass exactly one of --user U and --all-users", fix="e.g. recommend RUN --user 196 -k 10")
     if all_users and out is None:
         raise ConfigError("--all-users needs --out FILE", fix="add --out recs.csv (or .jsonl)")
-    rec = Recommender(_load(run_id))
+    head, loaded = _load(run_id)
+    rec = Recommender(loaded)
     with torch.no_grad():
         if all_users:
             n = rec.recommend_all(out, k=k, exclude_seen=exclude_seen)  # type: ignore[arg-type]
             if as_json:
-                emit_json({"run_id": run_id, "users": n, "k": k, "out": str(out)})
+                emit_json({**head, "users": n, "k": k, "out": str(out)})
             else:
                 click.echo(f"wrote top-{k} for {n} users to {out}")
             return
         rows = rec.recommend(user, k=k, exclude_seen=exclude_seen)
-    _rows(f"top-{k} for user {user}", rows, as_json, {"run_id": run_id, "user": user, "k": k})
+    _rows(f"top-{k} for user {user}", rows, as_json, {**head, "user": user, "k": k})
 
 
 @click.command("similar")
-@click.argument("run_id", metavar="RUN", type=int)
+@click.argument("run_id", metavar="MODEL")
 @click.option("--item", required=True, help="Raw item id.")
 @click.option("-k", "k", default=10, show_default=True, help="How many items.")
 @click.option("--by", type=click.Choice(["learned", "text"]), default="learned", show_default=True,
               help="Compare learned item vectors or text vectors.")
 @json_option
-def similar(run_id: int, item: str, k: int, by: str, as_json: bool) -> None:
+def similar(run_id: str, item: str, k: int, by: str, as_json: bool) -> None:
     """The K items closest to ITEM (cosine over the model's item vectors)."""
-    rec = Recommender(_load(run_id))
-    rows = rec.similar(item, k=k, by=by)
-    _rows(f"{k} items most similar to {item} ({by} vectors)", rows, as_json, {"run_id": run_id, "item": item, "k": k})
+    head, loaded = _load(run_id)
+    rows = Recommender(loaded).similar(item, k=k, by=by)
+    _rows(f"{k} items most similar to {item} ({by} vectors)", rows, as_json, {**head, "item": item, "k": k})
 
 
 COMMANDS = [predict, recommend, similar]

@@ -156,14 +156,17 @@ def resume(ctx: click.Context, run_id: int, as_json: bool, device: str, nproc: i
 
 
 @click.command("eval")
-@click.argument("run_id", metavar="RUN", type=int)
+@click.argument("model", metavar="MODEL")
 @click.option("--split", default="test", show_default=True, help="Split to evaluate on.")
 @json_option
 @device_option
 @nproc_option
 @click.pass_context
-def eval_cmd(ctx: click.Context, run_id: int, split: str, as_json: bool, device: str, nproc: int) -> None:
-    """Evaluate RUN's saved model on a split of its data."""
+def eval_cmd(ctx: click.Context, model: str, split: str, as_json: bool, device: str, nproc: int) -> None:
+    """Evaluate MODEL (run id, name@stage, name/version or its run's folder) on a split of its data."""
+    from recforge.services.model_refs import resolve_run_id
+
+    run_id = resolve_run_id(model)
     _launch(ctx, nproc, ["eval", str(run_id), "--split", split, *(["--json"] if as_json else []), "--device", device])
     if distributed.env_rank() != 0:
         evaluate_run(run_id, None, split=split, device=device)

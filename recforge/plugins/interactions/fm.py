@@ -77,6 +77,8 @@ class FM(Interaction):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.reduce_sum:
+            if torch.jit.is_tracing():  # TorchScript export cannot trace an autograd.Function
+                return bi_interaction(x).sum(dim=1, keepdim=True)
             return _FMScore.apply(x)
         return bi_interaction(x)
 

@@ -1,0 +1,359 @@
+"""``serve``: ``recforge serve`` under load, ANN retrieval at 1M items, new items, hot swap.
+
+1. **Load test**: the quickstart model (trained by the CLI here) served by ``recforge serve``
+   in its own process; a keep-alive HTTP/1.1 client (asyncio streams, so the client's own
+   CPU cost stays small on 2 shared cores) sends ``POST /recommend`` at concurrency 1, 8 and
+   32 for ``duration`` seconds each. Reported: errors, p50/p99 latency, requests/s, and the
+   in-process ``Recommender.recommend`` p50 of the same request. The same is run on a
+   two-tower model, whose per-user scoring is tiny, so batching shows.
+2. **ANN**: 1M synthetic unit vectors (dim 64) in :class:`recforge.serving.ann.VectorIndex`,
+   HNSW against exact: recall@10 and p50 per query.
+3. **New items**: a two-tower model with a MiniLM title encoder trained on
+   ``amazon-office-2018-seq`` with 50 products held out of the catalogue and of every row;
+   the 50 are POSTed to the running server; reported: how many the next ``/recommend`` calls
+   return, and how often their ``/similar`` neighbours share the query's brand (the release's
+   ``categories`` are empty) against chance.
+4. **Hot swap**: ``recforge models promote`` of a second version under load at concurrency 8.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.harness import Result, echo
+from benchmarks.suites import Options, SuiteOutput
+
+REPO = Path(__file__).resolve().parents[2]
+CONCURRENCY = (1, 8, 32)
+N_NEW = 50
+
+
+# --------------------------------------------------------------------------- processes
+def _env(home: Path, data_dir: Path | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"RECFORGE_HOME": str(home), "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    if data_dir is not None:
+        env["RECFORGE_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "recforge", *args], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"recforge {' '.join(args)}: {proc.stderr[-1500:]}")
+    return proc.stdout
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Server:
+    def __init__(self, env: dict[str, str], model: str, *extra: str) -> None:
+        import httpx
+
+        self.port = _free_port()
+        self.proc = subprocess.Popen([sys.executable, "-m", "recforge", "serve", model, "--port", str(self.port), *extra],
+                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+        for _ in range(600):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stderr.read()[-1500:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+# --------------------------------------------------------------------------- load client
+async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, body: bytes) -> int:
+    writer.write(b"POST /recommend HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (port, len(body), body))
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    await reader.readexactly(length)
+    return status
+
+
+async def _load(port: int, bodies: list[bytes], concurrency: int, duration: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + duration
+
+    async def worker(seed: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        rng = random.Random(seed)
+        while time.perf_counter() < stop_at:
+            start = time.perf_counter()
+            try:
+                status = await _request(reader, writer, port, rng.choice(bodies))
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                errors += 1
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            latencies.append(time.perf_counter() - start)
+            errors += status != 200
+        writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    wall = time.perf_counter() - t0
+    latencies.sort()
+    return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / wall,
+            "p50_ms": 1e3 * latencies[len(latencies) // 2] if latencies else None,
+            "p99_ms": 1e3 * latencies[int(len(latencies) * 0.99)] if latencies else None}
+
+
+def _in_process_p50(env: dict[str, str], model: str, users: list[str], repeats: int) -> float:
+    """p50 of ``Recommender.recommend(user, k=10, exclude_seen=True)`` in this process."""
+    os.environ["RECFORGE_HOME"] = env["RECFORGE_HOME"]
+    from recforge.core.recommend import Recommender
+    from recforge.services.model_refs import open_model
+
+    rec = Recommender(open_model(model)[1])
+    for u in users[:5]:
+        rec.recommend(u, k=10, exclude_seen=True)
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        rec.recommend(users[i % len(users)], k=10, exclude_seen=True)
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def load_test(env: dict[str, str], model: str, label: str, duration: float) -> list[Result]:
+    os.environ["RECFORGE_HOME"] = env["RECFORGE_HOME"]
+    from recforge.services.model_refs import open_model
+
+    loaded = open_model(model)[1]
+    users = [u for u in loaded.data.featuremap.raw_of(loaded.data.user_field, list(range(2, 202))) if u is not None]
+    bodies = [json.dumps({"user": str(u), "k": 10}).encode() for u in users]
+    local = _in_process_p50(env, model, [str(u) for u in users], 200)
+    server = _Server(env, model)
+    out = []
+    try:
+        for c in CONCURRENCY:
+            echo(f"serve: {label} load at concurrency {c} for {duration:.0f} s")
+            stats = asyncio.run(_load(server.port, bodies, c, duration))
+            out.append(Result("serve", "recforge", f"{label} c={c}", samples_per_s=stats["rps"],
+                              extra={**stats, "concurrency": c, "in_process_p50_ms": local}))
+    finally:
+        server.stop()
+    return out
+
+
+# --------------------------------------------------------------------------- ANN
+def ann_bench(n_items: int, dim: int, queries: int) -> Result:
+    from recforge.serving.ann import VectorIndex
+
+    gen = torch.Generator().manual_seed(0)
+    items = torch.nn.functional.normalize(torch.randn(n_items, dim, generator=gen), dim=1)
+    q = torch.nn.functional.normalize(torch.randn(queries, dim, generator=gen), dim=1)
+    allowed = torch.ones(n_items, dtype=torch.bool)
+    allowed[:2] = False
+    echo(f"serve: building HNSW over {n_items} x {dim}")
+    t0 = time.perf_counter()
+    ann = VectorIndex(items, exact_below=0)
+    build = time.perf_counter() - t0
+    exact = VectorIndex(items, exact_below=n_items + 1)
+    hits, t_ann, t_exact = 0, [], []
+    for i in range(queries):
+        s = time.perf_counter()
+        _, got = ann.search(q[i:i + 1], 10, allowed)
+        t_ann.append(time.perf_counter() - s)
+        s = time.perf_counter()
+        _, want = exact.search(q[i:i + 1], 10, allowed)
+        t_exact.append(time.perf_counter() - s)
+        hits += len(set(got[0].tolist()) & set(want[0].tolist()))
+    p50_ann, p50_exact = 1e3 * statistics.median(t_ann), 1e3 * statistics.median(t_exact)
+    return Result("serve", "recforge", f"ANN {n_items} x {dim}", wall_s=build,
+                  extra={"recall@10": hits / (10 * queries), "p50_ann_ms": p50_ann, "p50_exact_ms": p50_exact,
+                         "ratio": p50_ann / p50_exact, "build_s": build})
+
+
+# --------------------------------------------------------------------------- new items
+def _held_out_office(root: Path, n_new: int) -> tuple[Path, dict[str, dict[str, Any]]]:
+    """A copy of amazon-office-2018-seq without ``n_new`` products (rows naming them dropped)."""
+    import ast
+
+    import pandas as pd
+
+    src = Path(os.environ.get("RECFORGE_DATA_DIR", REPO.parent / "shared" / "datasets")) / "amazon-office-2018-seq"
+    dst = root / "amazon-office-2018-seq"
+    dst.mkdir(parents=True)
+    items = json.loads((src / "items.json").read_text(encoding="utf-8"))
+    rng = random.Random(7)
+    branded = [k for k, v in items.items() if (v.get("brand") or "").strip()]
+    held = set(rng.sample(branded, n_new))
+    for name in ("valid.csv", "test.csv"):
+        frame = pd.read_csv(src / name, dtype={"user_id": str})
+        hist = frame["history_item_id"].map(lambda s: {str(i) for i in ast.literal_eval(s)})
+        keep = ~frame["item_id"].astype(str).isin(held) & ~hist.map(lambda h: bool(h & held))
+        frame[keep].to_csv(dst / name, index=False)
+    (dst / "items.json").write_text(json.dumps({k: v for k, v in items.items() if k not in held}), encoding="utf-8")
+    shutil.copy(src / "SOURCE.md", dst / "SOURCE.md")
+    return dst, {k: items[k] for k in sorted(held)}
+
+
+def office_config(epochs: int) -> dict[str, Any]:
+    return {
+        "name": "office-two-tower-text", "experiment": "serve-bench",
+        "data": {"recipe": "amazon-seq", "params": {"category": "Office_Products"}},
+        "model": {"embedding_dim": 64,
+                  "towers": {"user": {"fields": ["user_id", "history"]}, "item": {"fields": ["item_id", "title"]}},
+                  "encoders": {"title": {"name": "text-lm", "params": {"dropout": 0.0}}},
+                  "ranker": {"name": "two-tower", "params": {"loss": "softmax", "temperature": 0.1}}},
+        "train": {"lr": 2e-3, "batch_size": 512, "epochs": epochs, "seed": 2024, "threads": 1},
+        "eval": {"protocol": "full", "metrics": ["recall@10", "ndcg@10"]},
+    }
+
+
+def new_item_test(tmp: Path, epochs: int) -> Result:
+    import httpx
+    import yaml
+
+    data_root = tmp / "data"
+    _, held = _held_out_office(data_root, N_NEW)
+    env = _env(tmp / "office-home", data_root)
+    cfg = tmp / "office.yaml"
+    cfg.write_text(yaml.safe_dump(office_config(epochs)))
+    echo("serve: training the office two-tower text model (50 products held out)")
+    run = json.loads(_cli(env, "train", str(cfg), "--json"))
+    server = _Server(env, str(run["run_id"]))
+    try:
+        items = [{"item_id": k, "title": v.get("title", "")} for k, v in held.items()]
+        added = httpx.post(server.url + "/items", json={"items": items}, timeout=600).json()
+        os.environ["RECFORGE_HOME"] = env["RECFORGE_HOME"]
+        from recforge.services.model_refs import open_model
+
+        loaded = open_model(str(run["run_id"]))[1]
+        users = [u for u in loaded.data.featuremap.raw_of(loaded.data.user_field, list(range(2, 502))) if u is not None]
+        new_ids = set(held)
+        returned: set[str] = set()
+        for u in users:
+            recs = httpx.post(server.url + "/recommend", json={"user": str(u), "k": 10}, timeout=60).json()["items"]
+            returned |= {r["item"] for r in recs} & new_ids
+        only = httpx.post(server.url + "/recommend", json={"user": str(users[0]), "k": 5, "items": sorted(new_ids)},
+                          timeout=60).json()["items"]
+        brand = {k: (v.get("brand") or "").strip().lower() for k, v in json.loads(
+            (Path(os.environ.get("RECFORGE_DATA_DIR", REPO.parent / "shared" / "datasets"))
+             / "amazon-office-2018-seq" / "items.json").read_text(encoding="utf-8")).items()}
+        same, total = 0, 0
+        for k in held:
+            sims = httpx.get(server.url + f"/similar/{k}", params={"k": 10}, timeout=60).json()["items"]
+            same += sum(brand.get(str(r["item"]), "") == brand[k] for r in sims)
+            total += len(sims)
+        known = [b for b in brand.values() if b]
+        counts: dict[str, int] = {}
+        for b in known:
+            counts[b] = counts.get(b, 0) + 1
+        chance = sum((counts[brand[k]] - 1) / (len(brand) - 1) for k in held) / len(held)
+    finally:
+        server.stop()
+    return Result("serve", "recforge", "new items (office two-tower, MiniLM titles)",
+                  extra={"added": added.get("added"), "users_asked": len(users), "new_items_returned": len(returned),
+                         "filtered_top5_all_new": all(r["item"] in new_ids for r in only) and len(only) == 5,
+                         "similar_same_brand": same / max(total, 1), "chance_same_brand": chance,
+                         "valid_metrics": run.get("valid") or run.get("metrics")})
+
+
+# --------------------------------------------------------------------------- hot swap
+def hot_swap_test(env: dict[str, str], run_id: int) -> Result:
+    _cli(env, "models", "register", str(run_id), "swap")
+    _cli(env, "models", "promote", "swap", "1", "production")
+    server = _Server(env, "swap@production", "--poll", "0.5")
+    try:
+        from recforge.services.model_refs import open_model
+
+        os.environ["RECFORGE_HOME"] = env["RECFORGE_HOME"]
+        loaded = open_model(str(run_id))[1]
+        users = [u for u in loaded.data.featuremap.raw_of(loaded.data.user_field, list(range(2, 102))) if u is not None]
+        bodies = [json.dumps({"user": str(u), "k": 10}).encode() for u in users]
+
+        async def both() -> dict[str, Any]:
+            load = asyncio.create_task(_load(server.port, bodies, 8, 15.0))
+            await asyncio.sleep(3)
+            await asyncio.to_thread(_cli, env, "models", "register", str(run_id), "swap")
+            await asyncio.to_thread(_cli, env, "models", "promote", "swap", "2", "production")
+            return await load
+
+        stats = asyncio.run(both())
+        import httpx
+
+        version = httpx.get(server.url + "/health", timeout=10).json()["model_version"]
+    finally:
+        server.stop()
+    return Result("serve", "recforge", "hot swap under load (c=8)", samples_per_s=stats["rps"],
+                  extra={**stats, "version_after": version})
+
+
+# --------------------------------------------------------------------------- suite
+def run(opts: Options) -> SuiteOutput:
+    tiny = opts.size == "tiny"
+    duration = 3.0 if tiny else 30.0
+    torch.set_num_threads(opts.threads)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="recforge-serve-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        env = _env(tmp / "home")
+        echo("serve: training the quickstart model")
+        qs = json.loads(_cli(env, "quickstart", "--epochs", "1" if tiny else "3", "--json"))
+        def keep(found: list[Result]) -> None:  # progress on stderr: a long run shows its figures as it goes
+            results.extend(found)
+            for r in found:
+                echo(f"serve: {r.model}: {json.dumps(r.extra, default=str)}")
+
+        keep(load_test(env, str(qs["run_id"]), "quickstart DeepFM", duration))
+        tt_cfg = REPO / "examples" / "configs" / "ml100k-two-tower.yaml"
+        tt = json.loads(_cli(env, "train", str(tt_cfg), "--set", f"train.epochs={1 if tiny else 5}", "--json"))
+        keep(load_test(env, str(tt["run_id"]), "ml100k two-tower", duration))
+        keep([hot_swap_test(env, int(qs["run_id"]))])
+        keep([ann_bench(20_000 if tiny else 1_000_000, 64, 50 if tiny else 300)])
+        keep([new_item_test(tmp, 1 if tiny else 5)])
+    return SuiteOutput(results, [_table(results)], _notes(results))
+
+
+def _table(results: list[Result]) -> str:
+    lines = ["| workload | figures |", "|---|---|"]
+    for r in results:
+        figs = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.extra.items())
+        lines.append(f"| {r.model} | {figs} |")
+    return "\n".join(lines)
+
+
+def _notes(results: list[Result]) -> list[str]:
+    notes = []
+    for label in ("quickstart DeepFM", "ml100k two-tower"):
+        rows = {r.extra["concurrency"]: r for r in results if r.model.startswith(label + " c=")}
+        if 1 in rows and 32 in rows:
+            c1, c32 = rows[1].extra, rows[32].extra
+            notes.append(f"{label}: HTTP p50 at c=1 {c1['p50_ms']:.2f} ms vs in-process {c1['in_process_p50_ms']:.2f} ms "
+                         f"(+{c1['p50_ms'] - c1['in_process_p50_ms']:.2f} ms); c=32 / c=1 throughput "
+                         f"{rows[32].samples_per_s / rows[1].samples_per_s:.2f}x; errors "
+                         f"{sum(r.extra['errors'] for r in rows.values())}")
+    return notes
