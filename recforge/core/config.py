@@ -40,7 +40,7 @@ SECTIONS: dict[str, set[str] | None] = {
         "optimizer", "lr", "batch_size", "epochs", "patience", "monitor", "monitor_mode",
         "seed", "deterministic", "threads", "weight_decay", "embedding_weight_decay", "embedding_lr",
         "scheduler", "grad_clip", "eval_batch_size", "checkpoint", "lr_groups", "amp",
-        "compile", "max_steps",
+        "compile", "max_steps", "calibrate", "logloss_warn_margin",
     },
     "eval": {"metrics", "k", "protocol", "splits", "num_negatives", "group_by"},
 }

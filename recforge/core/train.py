@@ -42,6 +42,7 @@ from torch import Tensor, nn
 
 from recforge.core import distributed
 from recforge.core.allocator import keep_freed_memory
+from recforge.core.calibration import LOGLOSS_WARN_MARGIN, LoglossDrift, check_method
 from recforge.core.checkpointing import KEEP_CHECKPOINTS, load_latest, save_epoch
 from recforge.core.errors import ConfigError, unknown_name
 from recforge.core.optim import OPTIMIZERS, SCHEDULERS, EpochScheduler, make_optimizer, param_groups  # noqa: F401 - re-exported
@@ -85,6 +86,10 @@ class TrainSettings:
             ``auto`` (on where the device has native bf16: AVX512-BF16/AMX CPUs, bf16 GPUs;
             elsewhere bf16 is emulated and slower). Validation stays in float32 so the
             monitored metric is not blurred by the lower precision.
+        calibrate: after training, fit ``temperature`` or ``platt`` scaling of the click
+            probabilities on valid (``none``: off); see :mod:`recforge.core.calibration`.
+        logloss_warn_margin: warn when the monitored metric improves while valid log loss is
+            this much above its best epoch's (the probabilities drift; calibrate them).
         compile: compile the training loss (forward and backward) with ``torch.compile``. The
             first steps pay the compilation (tens of seconds on CPU, a C++ compiler needed);
             it pays off on long runs of models with many small element-wise ops.
@@ -111,6 +116,8 @@ class TrainSettings:
     checkpoint: bool = True
     amp: bool | str = False
     compile: bool = False
+    calibrate: str = "none"
+    logloss_warn_margin: float = LOGLOSS_WARN_MARGIN
 
     @classmethod
     def from_config(cls, section: dict[str, Any] | None) -> TrainSettings:
@@ -143,6 +150,7 @@ class TrainSettings:
         if out.batch_size < 1 or out.epochs < 0 or out.lr <= 0 or (out.embedding_lr is not None and out.embedding_lr <= 0):
             raise ConfigError("train.batch_size, train.lr and train.embedding_lr must be positive "
                               "and train.epochs >= 0", fix="fix the train section")
+        check_method(out.calibrate)
         if out.monitor_mode not in ("auto", "max", "min"):
             raise ConfigError(f"train.monitor_mode '{out.monitor_mode}' is not max, min or auto",
                               fix="use max, min or auto")
@@ -185,7 +193,7 @@ _COERCE: dict[str, Any] = {
     "max_steps": int, "patience": int, "monitor": str, "monitor_mode": str, "seed": int,
     "deterministic": bool, "threads": int, "weight_decay": float, "embedding_weight_decay": float,
     "embedding_lr": float, "lr_groups": dict, "scheduler": None, "grad_clip": float, "checkpoint": bool, "amp": None,
-    "compile": bool,
+    "compile": bool, "calibrate": str, "logloss_warn_margin": float,
 }
 
 
@@ -340,6 +348,7 @@ class Trainer:
         self._emit(TrainEvent("start", start, self.s.epochs, steps=steps))
         self._beat(force=True)
         epoch = start - 1
+        drift = LoglossDrift(self.s.logloss_warn_margin, self.monitor)
         with bar:
             for epoch in range(start, self.s.epochs + 1):
                 if stopped or (self.s.max_steps and self.global_step >= self.s.max_steps):
@@ -347,7 +356,12 @@ class Trainer:
                     break
                 metrics = self._epoch(epoch, steps, bar)
                 value = metrics.get(self.monitor)
-                if self._improved(value):
+                improved = self._improved(value)
+                warning = drift.update(epoch, metrics, improved)
+                if warning is not None and self.rank == 0:
+                    log.warning(warning)
+                    console.print(f"[yellow]warning:[/] {warning}")
+                if improved:
                     self.best_value, self.best_epoch, self.bad_epochs = value, epoch, 0
                     self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                 else:
