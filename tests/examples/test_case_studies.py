@@ -111,18 +111,34 @@ def test_evaluate_rows_known_answer() -> None:
 def test_ecommerce_command_end_to_end(capsys) -> None:
     from examples.ecommerce.run import main
 
-    tables = main(["--seeds", "1", "--variants", "id-only,text-hash", "--ctr-categories", "Gift_Cards",
+    tables = main(["--seeds", "1", "--variants", "popular,two-tower-id,sasrec-id", "--ctr-categories", "Gift_Cards",
                    "--ctr-variants", "text-hash", "--set", "train.epochs=1", "--set", "train.max_steps=3"])
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "| variant | recall@10 | ndcg@10 | mrr@10 |" in out and "| variant | auc | logloss |" in out
+    assert "two-tower-id | seed 2024 | epoch 1: loss" in captured.err  # the harness shows progress per epoch
     seq = tables[0].summary()
-    assert set(seq) == {"id-only", "text-hash"}
+    assert set(seq) == {"popular", "two-tower-id", "sasrec-id"}
     assert all(0.0 <= seq[v][m][0] <= 1.0 for v in seq for m in ("recall@10", "ndcg@10", "mrr@10"))
     assert 0.0 <= tables[1].summary()["text-hash"]["auc"][0] <= 1.0
     from recforge.core.store import Store
 
     runs = Store.open().list_runs()
-    assert sum(r.status == "finished" for r in runs) == 3  # every variant landed in the store
+    assert sum(r.status == "finished" for r in runs) == 4  # every variant landed in the store
+
+
+def test_ecommerce_configs_are_plain_train_configs() -> None:
+    """Every case-study variant is a YAML file `recforge train` takes; none caps epochs below early stopping."""
+    from examples.ecommerce.run import CONFIGS, CTR_VARIANTS, SEQ_VARIANTS
+    from recforge.core.config import load_config
+
+    files = sorted(CONFIGS.glob("*.yaml"))
+    assert {f.stem for f in files} == {f"next-{v}" for v in SEQ_VARIANTS} | {f"ctr-{v}" for v in CTR_VARIANTS}
+    for path in files:
+        config = load_config(path, [])
+        train = config.get("train") or {}
+        if config["model"]["ranker"] not in ({"name": "popular", "params": {"window": 1}},):
+            assert train["epochs"] >= 1000 and train["patience"] >= 3, path.name
 
 
 @pytest.mark.slow
