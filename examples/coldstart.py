@@ -31,14 +31,16 @@ VARIANTS: dict[str, tuple[str, list[list[str]]]] = {
 }
 
 
-def run_variant(name: str, seed: int, overrides: list[str], store: Any) -> dict[str, Any]:
-    """Train every grid setting of ``name`` on split ``seed``; the best by cold-valid AUC."""
+def run_variant(name: str, seed: int, overrides: list[str], store: Any, grid: bool = True) -> dict[str, Any]:
+    """Train every grid setting of ``name`` on split ``seed`` (or only the config's own setting
+    when ``grid`` is false); the best by cold-valid AUC."""
     from recforge.core.config import load_config
     from recforge.core.experiment import run_experiment
 
-    file, grid = VARIANTS[name]
+    file, settings = VARIANTS[name]
+    settings = settings if grid else [[]]
     best: dict[str, Any] | None = None
-    for setting in grid:
+    for setting in settings:
         config = load_config(CONFIGS / file, [f"data.split.seed={seed}", f"train.seed={seed}",
                                               "experiment=case-coldstart", *setting, *overrides])
         result = run_experiment(config, store, name=f"{name} split={seed} {' '.join(setting)}", progress=False)
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="11,12,13", help="comma list of split (and training) seeds")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma list of variants")
+    parser.add_argument("--no-grid", action="store_true",
+                        help="train only the config's own setting (plus --set), e.g. one chosen on an earlier split's cold-valid")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="override for every run")
     args = parser.parse_args(argv)
     store = Store.open()
@@ -67,13 +71,13 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
                 from recforge.core.errors import unknown_name
 
                 raise unknown_name("variant", name, VARIANTS, fix=f"use some of {', '.join(VARIANTS)}")
-            results.setdefault(name, []).append({"seed": seed, **run_variant(name, seed, args.overrides, store)})
+            results.setdefault(name, []).append({"seed": seed, **run_variant(name, seed, args.overrides, store, not args.no_grid)})
     print("| variant | cold-valid AUC | cold-item test AUC | chosen per split |\n|---|---:|---:|---|")
     for name, rows in results.items():
         valid, test = [r["valid_auc"] for r in rows], [r["test_auc"] for r in rows]
         std = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
         print(f"| {name} | {statistics.fmean(valid):.4f} ± {std(valid):.4f} | {statistics.fmean(test):.4f} ± "
-              f"{std(test):.4f} | {'; '.join(' '.join(r['setting']).split('.')[-1] for r in rows)} |")
+              f"{std(test):.4f} | {'; '.join(' '.join(r['setting'] or args.overrides).split('.')[-1] for r in rows)} |")
     print(json.dumps(results))
     return results
 

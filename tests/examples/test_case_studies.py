@@ -64,6 +64,18 @@ def test_amazon_seq_recipe_covers_the_catalogue() -> None:
     assert prepared.featuremap.raw_of("item_id", test["item_id"][1:2]) == ["1465"]
 
 
+def test_amazon_seq_valid_holds_out_whole_users() -> None:
+    """A user's rows are windows of one sequence: valid users never appear in training."""
+    by_users = prepare_data({"recipe": "amazon-seq"}, use_cache=False)
+    train_users = set(by_users.featuremap.raw_of("user_id", by_users.splits["train"].dense["user_id"]))
+    raw = by_users.splits["valid"].dense["user_id"]
+    assert bool((raw == 1).all())  # every valid user is unknown to the training vocabulary
+    by_rows = prepare_data({"recipe": "amazon-seq", "params": {"valid_by": "rows"}}, use_cache=False)
+    assert by_rows.splits["valid"].num_rows == round(0.1 * 4866) and len(train_users) > 1000
+    with pytest.raises(DataError, match="valid_by 'days'"):
+        prepare_data({"recipe": "amazon-seq", "params": {"valid_by": "days"}}, use_cache=False)
+
+
 def test_amazon_seq_bad_history_names_file_and_row(tmp_path, monkeypatch) -> None:
     folder = tmp_path / "amazon-office-2018-seq"
     folder.mkdir()
