@@ -14,12 +14,14 @@ transfers to items that never occurred in training).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from recforge.core.components import param
 from recforge.core.data.schema import FIRST, PAD
 from recforge.core.errors import ConfigError, DataError
 from recforge.core.ranking_eval import id_fields
@@ -27,6 +29,17 @@ from recforge.plugins.rankers._base import StandaloneRanker, embedding_dim
 from recforge.plugins.rankers._features import EntityFeatures
 
 SEQUENCE_LOSSES = ("softmax", "sampled")
+
+
+@dataclass
+class SequentialParams:
+    """Parameters every next-item ranker shares (its own ones extend these)."""
+
+    dropout: float = param(0.2, "dropout on the input item vectors (and inside the blocks)")
+    loss: str = param("softmax", "softmax (full catalogue) or sampled (uniform negatives)")
+    num_negatives: int = param(100, "sampled loss: negatives shared by the batch")
+    item_fields: list[str] = param([], "item fields summed into the item vectors ([] = the item id)")  # noqa: RUF009
+    history_field: str = param("", "history sequence field ('' = the one over the item vocabulary)")
 
 
 def history_field(prepared: Any, item_field: str, name: str) -> Any:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from recforge.core.components import param
 from recforge.core.errors import ConfigError
 from recforge.plugins.rankers._features import EntityFeatures
-from recforge.plugins.rankers._sequential import SequentialRanker
+from recforge.plugins.rankers._sequential import SequentialParams, SequentialRanker
 
 
 class GRU4Rec(SequentialRanker):
@@ -34,14 +34,9 @@ class GRU4Rec(SequentialRanker):
     name = "gru4rec"
 
     @dataclass
-    class Params:
+    class Params(SequentialParams):
         layers: int = param(1, "stacked GRU layers")
         hidden: int = param(0, "GRU state size (0 = embedding_dim)")
-        dropout: float = param(0.2, "dropout on the input item vectors")
-        loss: str = param("softmax", "softmax (full catalogue) or sampled (uniform negatives)")
-        num_negatives: int = param(100, "sampled loss: negatives shared by the batch")
-        item_fields: list[str] = param([], "item fields summed into the item vectors ([] = the item id)")  # noqa: RUF009
-        history_field: str = param("", "history sequence field ('' = the one over the item vocabulary)")
 
     def __init__(self, num_users: int, num_items: int, params: GRU4Rec.Params, user_field: str, item_field: str,
                  dim: int, features: EntityFeatures, history: str, max_len: int) -> None:
