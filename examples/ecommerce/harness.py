@@ -89,7 +89,8 @@ def run_table(title: str, experiment: str, variants: Sequence[Variant], metrics:
     for variant in variants:
         for seed in seeds:
             config = seeded(variant.config, seed, experiment, overrides)
-            result = run_experiment(config, store, name=f"{variant.name} seed={seed}", progress=False, device=device)
+            result = run_experiment(config, store, name=f"{variant.name} seed={seed}", progress=True, device=device,
+                                    on_event=epoch_printer(f"{experiment} | {variant.name} | seed {seed}"))
             test = {**result.test, **(extra(result, config, store) if extra is not None else {})}
             table.results.setdefault(variant.name, []).append(test)
             table.run_ids.setdefault(variant.name, []).append(result.run_id)
@@ -97,6 +98,19 @@ def run_table(title: str, experiment: str, variants: Sequence[Variant], metrics:
             print(f"  {experiment} | {variant.name} | seed {seed} | run {result.run_id} | "
                   + ", ".join(f"{m}={test.get(m, float('nan')):.4f}" for m in metrics), file=sys.stderr, flush=True)
     return table
+
+
+def epoch_printer(prefix: str) -> Callable[[Any], None]:
+    """A trainer callback printing one line per epoch (loss, validation metrics, best epoch) to stderr."""
+
+    def show(event: Any) -> None:
+        if event.kind != "epoch":
+            return
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in (event.metrics or {}).items() if k.startswith("valid."))
+        print(f"  {prefix} | epoch {event.epoch}: loss {event.loss if event.loss is not None else float('nan'):.4f}"
+              f"{', ' + metrics if metrics else ''} (best epoch {event.best_epoch})", file=sys.stderr, flush=True)
+
+    return show
 
 
 def environment() -> str:

@@ -20,6 +20,9 @@ from recforge.core.metric_direction import LOWER_IS_BETTER  # noqa: F401 - re-ex
 from recforge.core.metric_direction import higher_is_better as metric_higher_is_better
 from recforge.core.validation import Float, Int, Settings, validate
 
+#: valid log loss this far above its best epoch's, while the monitor still improves, is drift
+LOGLOSS_WARN_MARGIN = 0.05
+
 #: the one default embedding dimension of every model family (composed and whole models)
 DEFAULT_EMBEDDING_DIM = 16
 MAX_EMBEDDING_DIM = 16384
@@ -197,6 +200,10 @@ class TrainConfig(Settings):
     compile: bool = Field(False, description="true or false")
     stop_on_nonfinite: bool = Field(
         False, description="true: fail at the first NaN/inf training loss (one host sync per step)")
+    calibrate: Literal["none", "temperature", "platt"] = Field(
+        "none", description="after training, fit temperature or platt scaling of click probabilities on valid")
+    logloss_warn_margin: NonNegFloat = Field(
+        LOGLOSS_WARN_MARGIN, description="warn when the monitor improves while valid logloss is this much above its best")
 
     @field_validator("optimizer", "monitor_mode", mode="before")
     @classmethod

@@ -273,18 +273,25 @@ def _train_and_finish(run_id: int, run_dir: Path, config: ExperimentConfig, prep
     """Train, evaluate and (with a store: rank 0) record and save; ``store=None`` writes nothing."""
     started = time.perf_counter()
     model_dir = run_dir / "model"
+    if settings.calibrate != "none":  # fail before training, not after
+        from recforge.core.calibration import calibration_of
+
+        calibration_of(model)
     try:
         with sealed_test(prepared):  # the test split is read once, below, after training
             result = _fit(model, prepared, config, settings, store, run_id, run_dir, on_event, progress, device, resume)
+        calibration = calibrate_model(model, prepared, config, settings, device)
         valid = {}
-        if result.best_epoch is not None:
+        if calibration:  # the valid metrics of the calibrated model, not of the training epoch
+            valid = evaluate(model, prepared, "valid", config, device)
+        elif result.best_epoch is not None:
             best = next(h for h in result.history if h["epoch"] == result.best_epoch)
             valid = {k[len("valid."):]: v for k, v in best.items() if k.startswith("valid.")}
         splits = {}
         for split in config.eval.splits:  # the test split is read once, here, after training
             splits[split] = valid if split == "valid" and valid else evaluate(model, prepared, split, config, device)
         valid, test = splits.get("valid", {}), splits.get("test", {})
-        final = {f"{split}.{k}": v for split, metrics in splits.items() for k, v in metrics.items()}
+        final = {**{f"{split}.{k}": v for split, metrics in splits.items() for k, v in metrics.items()}, **calibration}
         if store is not None:
             store.log_metrics(run_id, final, step=result.best_epoch or result.epochs_run)
             model_dir = save_model(model, prepared, config.to_dict(), model_dir, versions)
@@ -308,6 +315,27 @@ def _train_and_finish(run_id: int, run_dir: Path, config: ExperimentConfig, prep
                      model_dir, time.perf_counter() - started, splits)
 
 
+def calibrate_model(model: Any, prepared: Any, config: ExperimentConfig, settings: TrainSettings,
+                    device: Any) -> dict[str, float]:
+    """``train.calibrate``: fit the click probabilities' scaling on valid (test only measured).
+
+    Returns the before / after ECE and log loss per split (empty when calibration is off).
+    """
+    if settings.calibrate == "none":
+        return {}
+    from recforge.core.calibration import calibrate
+    from recforge.core.ranking_eval import column
+
+    if "valid" not in prepared.splits or prepared.splits["valid"].num_rows == 0 or not prepared.label:
+        raise ConfigError("train.calibrate needs a labelled valid split", fix="give the data a valid split, or remove train.calibrate")
+    batch_size = settings.eval_batch_size
+    splits = {name: ((lambda t=prepared.splits[name]: predict_table(model, t, batch_size, device)),
+                     column(prepared.splits[name], prepared.label))
+              for name in ("valid", "test") if name in prepared.splits}
+    return calibrate(model, settings.calibrate, splits)
+
+
+def _fit(model: Any, prepared: Any, config: dict[str, Any], settings: TrainSettings, store: Any, run_id: int,
 def _fit(model: Any, prepared: Any, config: ExperimentConfig, settings: TrainSettings, store: Any, run_id: int,
          run_dir: Path, on_event: Any, progress: bool, device: Any, resume: bool) -> TrainResult:
     if not is_trainable(model):  # fitted identically on every rank

@@ -29,7 +29,7 @@ from torch import Tensor
 
 from recforge.core.errors import ConfigError, DataError, unknown_name
 
-POINTWISE_METRICS: tuple[str, ...] = ("auc", "gauc", "logloss", "rmse", "mae")
+POINTWISE_METRICS: tuple[str, ...] = ("auc", "gauc", "logloss", "ece", "rmse", "mae")
 RANKING_METRICS: tuple[str, ...] = ("recall", "ndcg", "mrr", "hit", "precision", "map", "coverage")
 LOGLOSS_EPS = 1e-7
 
@@ -47,7 +47,7 @@ def parse_metric(name: str) -> tuple[str, int | None]:
             )
         return base, int(k)
     known = list(POINTWISE_METRICS) + [f"{m}@10" for m in RANKING_METRICS]
-    raise unknown_name("metric", name, known, fix="use auc, gauc, logloss, rmse, mae or <ranking>@K")
+    raise unknown_name("metric", name, known, fix="use auc, gauc, logloss, ece, rmse, mae or <ranking>@K")
 
 
 def _as_numpy(values: Any, what: str) -> np.ndarray:
@@ -134,7 +134,7 @@ def mae_score(y_true: Any, y_pred: Any) -> float:
 def compute_metrics(
     names: Iterable[str], y_true: Any, y_pred: Any, groups: Any | None = None
 ) -> dict[str, float]:
-    """Pointwise metrics by name (``auc``, ``gauc``, ``logloss``, ``rmse``, ``mae``).
+    """Pointwise metrics by name (``auc``, ``gauc``, ``logloss``, ``ece``, ``rmse``, ``mae``).
 
     Args:
         names: metric names (case-insensitive); ranking names (``ndcg@10``) are rejected here
@@ -166,6 +166,10 @@ def compute_metrics(
             out["gauc"] = gauc_score(yt, yp, groups)
         elif base == "logloss":
             out["logloss"] = logloss_score(yt, yp)
+        elif base == "ece":
+            from recforge.core.calibration import expected_calibration_error
+
+            out["ece"] = expected_calibration_error(yt, yp)
         elif base == "rmse":
             out["rmse"] = rmse_score(yt, yp)
         else:

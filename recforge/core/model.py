@@ -175,8 +175,10 @@ class RecModel(nn.Module):
         return self.head(self.interaction(self.dropout(self.field_vectors(batch))))
 
     def training_loss(self, batch: dict[str, Tensor]) -> Tensor:
-        """The head's loss on one batch."""
-        return self.head.loss(self(batch), batch)
+        """The head's loss on one batch, plus the auxiliary losses of its parts (e.g. alignment)."""
+        from recforge.core.aux_loss import auxiliary_losses
+
+        return self.head.loss(self(batch), batch) + auxiliary_losses(self)
 
     def predict(self, batch: dict[str, Tensor]) -> Tensor:
         """``[B]`` predictions: probabilities for CTR, ratings for rating heads."""

@@ -19,6 +19,7 @@ from torch import Tensor
 from recforge.core.data.schema import FIRST
 from recforge.core.errors import ConfigError, NotFoundError
 from recforge.core.saved_model import LoadedModel
+from recforge.core.text_neighbours import text_vectors_of
 
 USER_CHUNK = 256
 
@@ -146,14 +147,15 @@ class Recommender:
         Args:
             item: a raw item id.
             k: how many neighbours.
-            by: ``learned`` (the model's item vectors) or ``text`` (text-field vectors only).
+            by: ``learned`` (the model's item vectors) or ``text`` (the language model's own
+                vectors of the item text, see :mod:`recforge.core.text_neighbours`).
         """
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}", fix="pass -k 10")
         idx = self.item_index(item)
         try:
             if by == "text":
-                vectors = self.model.item_vectors(kinds=("text",))
+                vectors = text_vectors_of(self.model)
             else:
                 vectors = self.model.item_vectors()
         except (NotImplementedError, TypeError):

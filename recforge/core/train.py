@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from recforge.core import distributed
+from recforge.core.calibration import LoglossDrift
 from recforge.core.checkpointing import KEEP_CHECKPOINTS, load_latest, save_epoch
 from recforge.core.config_schema import TrainConfig
 from recforge.core.errors import RecforgeError
@@ -251,6 +252,7 @@ class Trainer:
         self._beat(force=True)
         epoch = start - 1
         self._train_seconds = 0.0
+        drift = LoglossDrift(self.s.logloss_warn_margin, self.monitor)
         with bar:
             for epoch in range(start, self.s.epochs + 1):
                 if stopped or (self.s.max_steps and self.global_step >= self.s.max_steps):
@@ -260,7 +262,12 @@ class Trainer:
                 check_finite(self.model, metrics, epoch)
                 rate = self.train.num_rows / max(self._train_seconds, 1e-9)
                 value = metrics.get(self.monitor)
-                if self._improved(value):
+                improved = self._improved(value)
+                warning = drift.update(epoch, metrics, improved)
+                if warning is not None and self.rank == 0:
+                    log.warning(warning)
+                    console.print(f"[yellow]warning:[/] {warning}")
+                if improved:
                     self.best_value, self.best_epoch, self.bad_epochs = value, epoch, 0
                     self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                 else:

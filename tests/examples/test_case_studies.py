@@ -64,6 +64,18 @@ def test_amazon_seq_recipe_covers_the_catalogue() -> None:
     assert prepared.featuremap.raw_of("item_id", test["item_id"][1:2]) == ["1465"]
 
 
+def test_amazon_seq_valid_holds_out_whole_users() -> None:
+    """A user's rows are windows of one sequence: valid users never appear in training."""
+    by_users = prepare_data({"recipe": "amazon-seq"}, use_cache=False)
+    train_users = set(by_users.featuremap.raw_of("user_id", by_users.splits["train"].dense["user_id"]))
+    raw = by_users.splits["valid"].dense["user_id"]
+    assert bool((raw == 1).all())  # every valid user is unknown to the training vocabulary
+    by_rows = prepare_data({"recipe": "amazon-seq", "params": {"valid_by": "rows"}}, use_cache=False)
+    assert by_rows.splits["valid"].num_rows == round(0.1 * 4866) and len(train_users) > 1000
+    with pytest.raises(DataError, match="valid_by 'days'"):
+        prepare_data({"recipe": "amazon-seq", "params": {"valid_by": "days"}}, use_cache=False)
+
+
 def test_amazon_seq_bad_history_names_file_and_row(tmp_path, monkeypatch) -> None:
     folder = tmp_path / "amazon-office-2018-seq"
     folder.mkdir()
@@ -111,18 +123,35 @@ def test_evaluate_rows_known_answer() -> None:
 def test_ecommerce_command_end_to_end(capsys) -> None:
     from examples.ecommerce.run import main
 
-    tables = main(["--seeds", "1", "--variants", "id-only,text-hash", "--ctr-categories", "Gift_Cards",
+    tables = main(["--seeds", "1", "--variants", "popular,two-tower-id,sasrec-id", "--ctr-categories", "Gift_Cards",
                    "--ctr-variants", "text-hash", "--set", "train.epochs=1", "--set", "train.max_steps=3"])
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "| variant | recall@10 | ndcg@10 | mrr@10 |" in out and "| variant | auc | logloss |" in out
+    assert "two-tower-id | seed 2024 | epoch 1: loss" in captured.err  # the harness shows progress per epoch
     seq = tables[0].summary()
-    assert set(seq) == {"id-only", "text-hash"}
+    assert set(seq) == {"popular", "two-tower-id", "sasrec-id"}
     assert all(0.0 <= seq[v][m][0] <= 1.0 for v in seq for m in ("recall@10", "ndcg@10", "mrr@10"))
     assert 0.0 <= tables[1].summary()["text-hash"]["auc"][0] <= 1.0
     from recforge.core.store import Store
 
     runs = Store.open().list_runs()
-    assert sum(r.status == "finished" for r in runs) == 3  # every variant landed in the store
+    assert sum(r.status == "finished" for r in runs) == 4  # every variant landed in the store
+
+
+def test_ecommerce_configs_are_plain_train_configs() -> None:
+    """Every case-study variant is a YAML file `recforge train` takes; none caps epochs below early stopping."""
+    from examples.ecommerce.run import CONFIGS, CTR_VARIANTS, SEQ_VARIANTS
+    from recforge.core.config import load_config
+
+    files = sorted(CONFIGS.glob("*.yaml"))
+    assert {f.stem for f in files} == {f"next-{v}" for v in SEQ_VARIANTS} | {f"ctr-{v}" for v in CTR_VARIANTS}
+    for path in files:
+        config = load_config(path, [])
+        train = config.get("train") or {}
+        ranker = config["model"]["ranker"]
+        if (ranker if isinstance(ranker, str) else ranker["name"]) != "popular":  # popular is counted, not trained
+            assert train["epochs"] >= 1000 and train["patience"] >= 3, path.name
 
 
 @pytest.mark.slow

@@ -16,6 +16,8 @@ import pandas as pd
 from recforge.core.errors import ConfigError, DataError, unknown_name
 
 Split = dict[str, np.ndarray]
+#: how a cold split builds valid: rows of held-out warm keys (cold) or random warm rows
+COLD_VALID: tuple[str, ...] = ("cold", "random")
 METHODS: tuple[str, ...] = ("random", "user_random", "temporal", "user_temporal", "leave_last_out", "cold_item", "cold_user", "presplit")
 
 
@@ -86,15 +88,23 @@ def leave_last_out(users: np.ndarray, times: np.ndarray | None = None, num_valid
     return {"train": np.sort(order[~test & ~valid]), "valid": np.sort(order[valid]), "test": np.sort(order[test])}
 
 
-def cold_split(keys: np.ndarray, cold_fraction: float = 0.2, valid_fraction: float = 0.1, seed: int = 2024) -> Split:
+def cold_split(keys: np.ndarray, cold_fraction: float = 0.2, valid_fraction: float = 0.1, seed: int = 2024,
+               valid: str = "random") -> Split:
     """Hold out a random ``cold_fraction`` of the distinct keys (items or users) for test.
 
-    Test holds every row of a cold key (row order); the warm rows are shuffled with
-    ``seed + 1`` and cut into train / valid by ``valid_fraction``. No test key occurs in train
-    or valid.
+    Test holds every row of a cold key (row order). ``valid: random`` (the shared task's
+    rule) shuffles the warm rows with ``seed + 1`` and cuts them into train / valid by
+    ``valid_fraction``: valid then holds no cold key, so it cannot judge any cold-start
+    choice. ``valid: cold`` instead holds out a random ``valid_fraction`` of the warm *keys*
+    (drawn with ``seed + 1``): valid is every row of those keys, which train never sees, so
+    valid is cold exactly like test and every cold-start choice (id dropout, text) can be
+    made on it; the test rows are the same as with ``valid: random``. No test key occurs in
+    train or valid.
     """
     if not 0 < cold_fraction < 1 or not 0 <= valid_fraction < 1:
         raise ConfigError("cold split needs 0 < cold_fraction < 1 and 0 <= valid_fraction < 1", fix="e.g. cold_fraction: 0.2, valid_fraction: 0.1")
+    if valid not in COLD_VALID:
+        raise ConfigError(f"cold split valid '{valid}' is unknown", fix="use valid: cold (cold-valid keys) or valid: random")
     keys = np.asarray(keys)
     uniq = np.unique(keys)
     shuffled = np.random.default_rng(seed).permutation(uniq)
@@ -102,6 +112,11 @@ def cold_split(keys: np.ndarray, cold_fraction: float = 0.2, valid_fraction: flo
     is_cold = np.isin(keys, cold)
     test = np.flatnonzero(is_cold)
     warm = np.flatnonzero(~is_cold)
+    if valid == "cold":
+        warm_keys = np.random.default_rng(seed + 1).permutation(shuffled[:len(uniq) - len(cold)])
+        valid_keys = warm_keys[len(warm_keys) - round(valid_fraction * len(warm_keys)):]
+        in_valid = np.isin(keys[warm], valid_keys)
+        return {"train": warm[~in_valid], "valid": warm[in_valid], "test": test}
     p = np.random.default_rng(seed + 1).permutation(len(warm))
     n_train = round((1 - valid_fraction) * len(warm))
     return {"train": warm[p[:n_train]], "valid": warm[p[n_train:]], "test": test}
@@ -120,8 +135,8 @@ def split_frame(frame: pd.DataFrame, cfg: dict[str, Any] | None, user_key: str |
 
     allowed = {
         "random": {"ratios"}, "user_random": {"ratios"}, "temporal": {"ratios"}, "user_temporal": {"ratios"},
-        "leave_last_out": {"num_valid"}, "cold_item": {"cold_fraction", "valid_fraction"},
-        "cold_user": {"cold_fraction", "valid_fraction"}, "presplit": set(),
+        "leave_last_out": {"num_valid"}, "cold_item": {"cold_fraction", "valid_fraction", "valid"},
+        "cold_user": {"cold_fraction", "valid_fraction", "valid"}, "presplit": set(),
     }
     if method not in allowed:
         raise unknown_name("split method", str(method), METHODS, fix=f"use one of {', '.join(METHODS)}")
@@ -141,5 +156,6 @@ def split_frame(frame: pd.DataFrame, cfg: dict[str, Any] | None, user_key: str |
         return leave_last_out(need(user_key, "user"), times, int(cfg.get("num_valid", 1)))
     if method in ("cold_item", "cold_user"):
         key = need(item_key if method == "cold_item" else user_key, method.split("_")[1])
-        return cold_split(key, float(cfg.get("cold_fraction", 0.2)), float(cfg.get("valid_fraction", 0.1)), seed)
+        return cold_split(key, float(cfg.get("cold_fraction", 0.2)), float(cfg.get("valid_fraction", 0.1)), seed,
+                          str(cfg.get("valid", "random")))
     raise DataError("split method 'presplit' needs a recipe that returns train/valid/test files", fix="pass train=, valid=, test= to the files recipe")

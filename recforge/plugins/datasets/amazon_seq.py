@@ -85,7 +85,8 @@ class AmazonSeq(Recipe):
     next item. ``history`` is a sequence field over the item vocabulary, ``history_titles``
     the history's product titles (most recent first) as one text, and the item carries its
     title, description, brand and categories from ``items.json``. ``train_file`` is split
-    into train and validation rows (``valid_fraction``, seeded); ``test_file`` is the test
+    into train and validation rows (every row of a seeded ``valid_fraction`` of the users, see
+    ``valid_by``); ``test_file`` is the test
     split. The item vocabulary is the whole catalogue (``items.json``), not only the items
     of the training rows, so full ranking covers every product, cold ones included: the
     training frame carries a ``catalogue`` column listing every item id once (first row), a
@@ -95,7 +96,13 @@ class AmazonSeq(Recipe):
         category: the category, e.g. ``Office_Products`` (folder ``amazon-office-2018-seq``).
         folder: dataset folder under RECFORGE_DATA_DIR ('' = derived from the category).
         train_file / test_file: row files in the folder.
-        valid_fraction: share of the training rows held out for validation.
+        valid_fraction: share of the training rows (``valid_by: rows``) or users (``users``)
+            held out for validation.
+        valid_by: ``users`` (default) holds out every row of a random share of the users: a
+            user's rows are overlapping windows of one purchase sequence, so with ``rows`` a
+            valid row's next item sits in the history of the same user's later training rows,
+            and a model trained on every history position is validated on items it was shown
+            (the test file's users are mostly unseen in training, like held-out users).
         seed: seed of the validation hold-out.
         max_titles: most recent history titles kept in ``history_titles``.
 
@@ -111,7 +118,8 @@ class AmazonSeq(Recipe):
         folder: str = param("", "dataset folder under RECFORGE_DATA_DIR ('' = from the category)")
         train_file: str = param("valid.csv", "rows to train (and validate) on")
         test_file: str = param("test.csv", "rows to test on")
-        valid_fraction: float = param(0.1, "share of the training rows held out for validation")
+        valid_fraction: float = param(0.1, "share of the training rows (or users) held out for validation")
+        valid_by: str = param("users", "hold out whole users (users) or random rows (rows) for validation")
         seed: int = param(2024, "seed of the validation hold-out")
         max_titles: int = param(10, "most recent history titles kept in history_titles")
 
@@ -150,7 +158,15 @@ class AmazonSeq(Recipe):
         meta = read_catalogue(items_f)
         train_all = self._rows(train_f, meta, params.max_titles)
         test = self._rows(test_f, meta, params.max_titles)
-        cut = random_split(len(train_all), [1 - params.valid_fraction, params.valid_fraction, 0.0], params.seed)
+        if params.valid_by not in ("users", "rows"):
+            raise DataError(f"valid_by '{params.valid_by}' is not users or rows", fix="use valid_by: users (or rows)")
+        if params.valid_by == "rows":
+            cut = random_split(len(train_all), [1 - params.valid_fraction, params.valid_fraction, 0.0], params.seed)
+        else:
+            users = train_all["user_id"].to_numpy()
+            held = random_split(len(np.unique(users)), [1 - params.valid_fraction, params.valid_fraction, 0.0], params.seed)
+            is_valid = np.isin(users, np.unique(users)[held["valid"]])
+            cut = {"train": np.flatnonzero(~is_valid), "valid": np.flatnonzero(is_valid)}
         frames = {"train": train_all.iloc[cut["train"]].reset_index(drop=True),
                   "valid": train_all.iloc[cut["valid"]].reset_index(drop=True), "test": test}
         for name, frame in frames.items():

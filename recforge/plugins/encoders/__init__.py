@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from recforge.core.hookspecs import Register, hookimpl
 from recforge.plugins.encoders.categorical import CategoricalEncoder
+from recforge.plugins.encoders.id_text import IdTextEncoder
 from recforge.plugins.encoders.multi_categorical import MultiCategoricalEncoder
 from recforge.plugins.encoders.numeric import NumericEncoder
 from recforge.plugins.encoders.sequence import SequenceEncoder
@@ -26,6 +27,7 @@ ENCODERS = (
     TextHashEncoder,
     TextLMEncoder,
     TextSequenceEncoder,
+    IdTextEncoder,
 )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from recforge.core.data.sampling import NegativeSampler
+from recforge.core.errors import ConfigError
 from recforge.core.data.splits import (
     cold_split,
     leave_last_out,
@@ -87,3 +89,15 @@ def test_user_random_cuts_each_user_by_the_ratios() -> None:
     assert all(np.array_equal(split[s], again[s]) for s in split)
     other = user_random_split(USERS, [0.8, 0.1, 0.1], seed=4)
     assert not np.array_equal(split["test"], other["test"])
+
+
+def test_cold_valid_holds_out_warm_items_and_keeps_test() -> None:
+    """valid: cold -> valid is every row of held-out warm items (no train item), test unchanged."""
+    split = cold_split(ITEMS, 0.2, 0.1, seed=3, valid="cold")
+    _partition(split, 600)
+    train, valid, test = (set(ITEMS[split[s]]) for s in ("train", "valid", "test"))
+    assert not valid & train and not test & train and not test & valid
+    assert len(valid) == round(0.1 * (len(np.unique(ITEMS)) - len(test)))
+    assert np.array_equal(split["test"], cold_split(ITEMS, 0.2, 0.1, seed=3)["test"])
+    with pytest.raises(ConfigError, match="valid 'items'"):
+        cold_split(ITEMS, 0.2, 0.1, seed=3, valid="items")

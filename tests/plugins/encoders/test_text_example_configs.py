@@ -18,10 +18,15 @@ PAIRS = [("ml100k-coldstart-deepfm.yaml", "ml100k-coldstart-deepfm-text.yaml"),
 def without_text(config: dict) -> dict:
     """``config`` with its text fields (data, model fields, encoders) and name removed."""
     out = copy.deepcopy(config)
-    text = {f["name"] for f in out["data"]["fields"] if f["kind"] == "text"}
-    out["data"]["fields"] = [f for f in out["data"]["fields"] if f["name"] not in text]
+    text = {f["name"] for f in out["data"].get("fields", []) if f["kind"] == "text"}
+    out["data"]["fields"] = [f for f in out["data"].get("fields", []) if f["name"] not in text]
+    if not out["data"]["fields"]:
+        out["data"].pop("fields")
     out["model"]["fields"] = [f for f in out["model"]["fields"] if f not in text]
     encoders = {k: v for k, v in (out["model"].get("encoders") or {}).items() if k not in text}
+    for name, spec in encoders.items():  # an id-text encoder is the plain id table plus the text stand-in
+        if spec["name"] == "id-text":
+            encoders[name] = {"name": "categorical", "params": {"id_dropout": spec["params"]["id_dropout"]}}
     out["model"]["encoders"] = encoders or None
     out.pop("name")
     return out
@@ -41,4 +46,6 @@ def test_coldstart_configs_drop_item_ids_and_regularise_the_text() -> None:
     b = yaml.safe_load((CONFIGS / "ml100k-coldstart-deepfm-text.yaml").read_text())
     encoders = b["model"]["encoders"]
     assert encoders["item_id"]["params"]["id_dropout"] > 0  # DropoutNet: trains the unknown item
+    assert encoders["item_id"]["name"] == "id-text" and encoders["item_id"]["params"]["text_field"] == "item_text"
+    assert b["data"]["split"]["valid"] == "cold"  # cold-start choices are made on cold-valid
     assert encoders["item_text"]["name"] == "text-lm"
