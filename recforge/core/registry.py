@@ -28,6 +28,7 @@ import pluggy
 
 import recforge
 from recforge.core import hookspecs
+from recforge.core.plugin_api import check_plugin_api
 from recforge.core.components import KINDS, Component, ParamSpec, param_specs
 from recforge.core.errors import PluginError, unknown_name
 
@@ -84,6 +85,7 @@ class PluginRecord:
     origin: str  # "builtin" or "entrypoint"
     components: list[str] = field(default_factory=list)
     error: str | None = None
+    api: str = ""  # the plugin API range it declares (RECFORGE_API), "" when undeclared
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +94,7 @@ class PluginRecord:
             "origin": self.origin,
             "components": list(self.components),
             "error": self.error,
+            "api": self.api,
         }
 
 
@@ -135,6 +138,7 @@ class Registry:
         self.plugins[name] = record
         try:
             plugin = load()
+            record.api = check_plugin_api(name, plugin)  # before registering: never half-loaded
             self.pm.register(plugin, name=name)
         except Exception as err:  # noqa: BLE001 - isolation is the point
             record.error = _one_line(err)

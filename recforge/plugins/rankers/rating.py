@@ -45,4 +45,6 @@ class RatingRanker(HeadRanker):
         return F.mse_loss(scores, self.label(batch))
 
     def output(self, raw: Tensor) -> Tensor:
+        if self.params.min_rating is None and self.params.max_rating is None:
+            return raw  # torch.clamp refuses two open bounds
         return raw.clamp(min=self.params.min_rating, max=self.params.max_rating)
