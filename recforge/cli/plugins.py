@@ -13,6 +13,7 @@ import sys
 import click
 
 from recforge.cli._output import emit_json, emit_table
+from recforge.cli.plugins_new import new_plugin
 from recforge.core.errors import PluginError
 from recforge.core.plugin_api import API_VERSION
 from recforge.core.registry import get_registry, reset_registry
@@ -91,4 +92,5 @@ def uninstall(packages: tuple[str, ...], yes: bool) -> None:
     run_pip(["uninstall", "-y", *packages])
 
 
+plugins.add_command(new_plugin)
 COMMANDS = [plugins]

@@ -80,12 +80,16 @@ def _wrong_value(tp: Any) -> Any:
     return None
 
 
-def _expect_rejected(subject: Subject, raw: dict[str, Any], prop: str, probe: Probe | None) -> None:
+def _expect_rejected(subject: Subject, raw: dict[str, Any], prop: str, use: bool) -> None:
+    """``raw`` must fail as params, or when the component is built (or a recipe loads) with them."""
     try:
         params = subject.build_params(raw)
+        probe = probe_for(subject) if use else None
         if probe is not None:
             torch.manual_seed(0)
             probe.make(probe.probe_size, params)
+        elif use:  # a dataset recipe validates when it loads
+            subject.cls().load(params)  # type: ignore[attr-defined]
     except RecforgeError as err:
         text = str(err)
         if "\n" in text or not text.strip():
@@ -101,17 +105,16 @@ def _expect_rejected(subject: Subject, raw: dict[str, Any], prop: str, probe: Pr
 def check_params_reject_bad_values(subject: Subject) -> None:
     """Unknown names, wrongly typed values and the author's bad examples fail in one line."""
     prop = "params reject bad values"
-    probe = probe_for(subject)
-    _expect_rejected(subject, {**subject.params, "no_such_param__": 1}, prop, None)
+    _expect_rejected(subject, {**subject.params, "no_such_param__": 1}, prop, False)
     if dataclasses.is_dataclass(subject.cls.Params):
         module = sys.modules.get(subject.cls.Params.__module__)
         types = typing.get_type_hints(subject.cls.Params, vars(module) if module else None)
         for spec in param_specs(subject.cls.Params):
             wrong = _wrong_value(types.get(spec.name, Any))
             if wrong is not None:
-                _expect_rejected(subject, {**subject.params, spec.name: wrong}, prop, None)
+                _expect_rejected(subject, {**subject.params, spec.name: wrong}, prop, False)
     for raw in subject.bad_params:
-        _expect_rejected(subject, {**subject.params, **raw}, prop, probe)
+        _expect_rejected(subject, {**subject.params, **raw}, prop, True)
 
 
 # --------------------------------------------------------------------------- tensors

@@ -10,7 +10,10 @@ written under a scratch ``RECFORGE_HOME``.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -26,6 +29,46 @@ TRAIN: dict[str, Any] = {
     "optimizer": "adam", "lr": 1e-2, "batch_size": 32, "epochs": 2, "seed": 0,
     "amp": False, "threads": 1, "monitor": "valid.auc",
 }
+
+
+HOOK_FOR_KIND = {"encoder": "register_encoders", "interaction": "register_interactions",
+                 "ranker": "register_rankers", "dataset": "register_datasets"}
+
+
+@contextmanager
+def registered(subject: Subject) -> Iterator[None]:
+    """Make sure the registry resolves the subject's name to the subject's class.
+
+    An installed plugin already is registered; a component tested before installing (or in
+    its own repository's tests) is registered for the duration as the plugin ``conformance``.
+    """
+    from recforge.core.hookspecs import hookimpl
+    from recforge.core.registry import get_registry
+
+    registry = get_registry()
+    cls = subject.cls
+    if registry.has(cls.name):
+        if registry.get(cls.name).cls is not cls:
+            other = registry.get(cls.name)
+            raise ConformanceFailure("registered under its name", f"'{cls.name}' resolves to {other.cls.__module__}."
+                                     f"{other.cls.__qualname__} from plugin '{other.plugin}', not the class under test; "
+                                     "uninstall the stale copy or rename one of them")
+        yield
+        return
+    hook_name = HOOK_FOR_KIND[cls.kind]
+
+    def register_hook(register: Any) -> None:
+        register(cls)
+
+    register_hook.__name__ = hook_name
+    plugin = SimpleNamespace(**{hook_name: hookimpl(register_hook)})
+    record = registry.register_module(plugin, name="conformance")  # type: ignore[arg-type]
+    try:
+        if record.error:
+            raise ConformanceFailure("registered under its name", f"registering {subject.label} failed: {record.error}")
+        yield
+    finally:
+        registry.unregister("conformance")
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +102,7 @@ def check_saved_model_round_trip(subject: Subject) -> None:
     from recforge.core.saved_model import load_model, save_model
 
     config = tiny_config(subject)
-    with scratch_home() as home:
+    with scratch_home() as home, registered(subject):
         prepared = tiny_prepared() if probe_for(subject) is not None else _prepare(config)
         torch.manual_seed(0)
         try:
@@ -121,7 +164,7 @@ def check_trains_better_than_chance(subject: Subject) -> None:
     if task not in ("pointwise", "rating"):  # ranking models see each user's few rows once per epoch
         config["train"]["epochs"] = max(int(config["train"]["epochs"]), 10)
         config["train"]["patience"] = config["train"]["epochs"]
-    with scratch_home() as home:
+    with scratch_home() as home, registered(subject):
         try:
             with Store.open(f"sqlite:///{home}/conformance.db") as store:
                 result = run_experiment(config, store, progress=False)
