@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from recforge.testing.checks import ConformanceFailure
+from recforge.testing.failure import ConformanceFailure
 from recforge.testing.probes import Subject
 from recforge.testing.suite import CHECKS, applicable, check_component, conformance_tests
 

@@ -20,15 +20,8 @@ from torch import Tensor, nn
 
 from recforge.core.components import param_specs
 from recforge.core.errors import RecforgeError
+from recforge.testing.failure import ConformanceFailure
 from recforge.testing.probes import Probe, Subject, probe_for
-
-
-class ConformanceFailure(AssertionError):
-    """A component broke a conformance property; ``str()`` starts with ``[property]``."""
-
-    def __init__(self, prop: str, detail: str) -> None:
-        self.property = prop
-        super().__init__(f"[{prop}] {detail}")
 
 
 def _probe(subject: Subject) -> Probe:

@@ -20,7 +20,7 @@ import torch
 
 from recforge.core.components import PrepareContext
 from recforge.core.errors import RecforgeError
-from recforge.testing.checks import ConformanceFailure
+from recforge.testing.failure import ConformanceFailure
 from recforge.testing.probes import Subject, probe_for
 from recforge.testing.tiny_data import MODEL_FIELDS, scratch_home, tiny_data_config, tiny_prepared
 
@@ -31,10 +31,6 @@ TRAIN: dict[str, Any] = {
 }
 
 
-HOOK_FOR_KIND = {"encoder": "register_encoders", "interaction": "register_interactions",
-                 "ranker": "register_rankers", "dataset": "register_datasets"}
-
-
 @contextmanager
 def registered(subject: Subject) -> Iterator[None]:
     """Make sure the registry resolves the subject's name to the subject's class.
@@ -43,7 +39,7 @@ def registered(subject: Subject) -> Iterator[None]:
     its own repository's tests) is registered for the duration as the plugin ``conformance``.
     """
     from recforge.core.hookspecs import hookimpl
-    from recforge.core.registry import get_registry
+    from recforge.core.registry import HOOK_FOR_KIND, get_registry
 
     registry = get_registry()
     cls = subject.cls

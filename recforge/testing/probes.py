@@ -25,6 +25,7 @@ from recforge.core.components import (
     SharedTables,
     build_params,
 )
+from recforge.testing.failure import ConformanceFailure
 
 #: the shapes every probe is checked over: several field counts, dims and batch sizes (1 too)
 Size = dict[str, int]
@@ -200,10 +201,10 @@ class EncoderProbe(Probe):
         for info in prepared.fields.values():
             if info.kind in accepted:
                 return info
-        raise NotImplementedError(
-            f"the tiny experiment has no field of kind {', '.join(accepted) or '?'} "
-            f"(it has {sorted({f.kind for f in prepared.fields.values()})})"
-        )
+        raise ConformanceFailure(
+            "applicable", f"the tiny experiment has no field of kind {', '.join(accepted) or '?'} for "
+            f"{self.subject.label} (it has {sorted({f.kind for f in prepared.fields.values()})}); "
+            "skip the tensor and experiment properties with a reason")
 
     def make(self, size: Size, params: Any = None) -> nn.Module:
         cls = self.subject.cls

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from recforge.core.components import Component
-from recforge.testing.checks import TENSOR_CHECKS, UNIT_CHECKS, ConformanceFailure
+from recforge.testing.checks import TENSOR_CHECKS, UNIT_CHECKS
+from recforge.testing.failure import ConformanceFailure
 from recforge.testing.experiment import EXPERIMENT_CHECKS
 from recforge.testing.probes import Subject
 

@@ -50,3 +50,10 @@ def test_builtin_unit_properties(name: str, check: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_builtin_in_a_tiny_experiment(name: str, check: str) -> None:
     CHECKS[check](subject(name))
+
+
+def test_a_component_the_tiny_data_cannot_feed_fails_as_not_applicable() -> None:
+    from recforge.testing import ConformanceFailure
+
+    with pytest.raises(ConformanceFailure, match=r"^\[applicable\] the tiny experiment has no field of kind vector"):
+        CHECKS["output_shape"](Subject(get_registry().get("vector").cls))
