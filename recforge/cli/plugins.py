@@ -10,8 +10,10 @@ from __future__ import annotations
 import click
 
 from recforge.cli._output import emit_json, emit_table
+from recforge.cli.plugins_new import new_plugin
 from recforge.core.errors import PluginError
-from recforge.core.registry import get_registry
+from recforge.core.plugin_api import API_VERSION
+from recforge.core.registry import get_registry, reset_registry
 from recforge.services.plugins import pip_argv, run_pip
 
 
@@ -23,15 +25,18 @@ def plugins() -> None:
 @plugins.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_plugins(as_json: bool) -> None:
-    """List loaded plugins with their version, components and load error."""
+    """List plugins with their version, supported plugin API, components and load error.
+
+    A plugin built for another plugin API is listed with its range and skipped.
+    """
     records = get_registry().plugin_list()
     if as_json:
         emit_json([r.to_dict() for r in records])
         return
     emit_table(
-        "plugins",
-        ["plugin", "version", "origin", "components", "error"],
-        [(r.name, r.version, r.origin, len(r.components), r.error or "") for r in records],
+        f"plugins (recforge plugin API {API_VERSION})",
+        ["plugin", "version", "api", "origin", "components", "error"],
+        [(r.name, r.version, r.api or "-", r.origin, len(r.components), r.error or "") for r in records],
     )
 
 
@@ -79,4 +84,5 @@ def uninstall(packages: tuple[str, ...], yes: bool, verbose: bool, as_json: bool
     _pip(argv, verbose, as_json, f"uninstalled {', '.join(packages)}")
 
 
+plugins.add_command(new_plugin)
 COMMANDS = [plugins]

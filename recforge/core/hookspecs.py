@@ -1,7 +1,9 @@
 """Hook specifications: the only way components and commands enter recforge.
 
 Built-in plugins (``recforge.plugins.*``) and third-party packages (entry-point group
-``recforge``) implement these with ``@recforge.core.hookspecs.hookimpl``.
+``recforge``) implement these with ``@recforge.core.hookspecs.hookimpl``. The specs and the
+component contracts are versioned together as the plugin API (:mod:`recforge.core.plugin_api`);
+a plugin declares the range it supports with ``RECFORGE_API = ">=1.0,<2"``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pluggy
+
+from recforge.core.plugin_api import API_VERSION as API_VERSION  # the version of these specs
 
 PROJECT = "recforge"
 hookspec = pluggy.HookspecMarker(PROJECT)

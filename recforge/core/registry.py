@@ -28,6 +28,7 @@ import pluggy
 
 import recforge
 from recforge.core import hookspecs
+from recforge.core.plugin_api import check_plugin_api
 from recforge.core.components import KINDS, Component, ParamSpec, param_specs
 from recforge.core.errors import PluginError, unknown_name
 from recforge.core.plugin_guard import describe, guarded
@@ -86,6 +87,7 @@ class PluginRecord:
     origin: str  # "builtin" or "entrypoint"
     components: list[str] = field(default_factory=list)
     error: str | None = None
+    api: str = ""  # the plugin API range it declares (RECFORGE_API), "" when undeclared
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +96,7 @@ class PluginRecord:
             "origin": self.origin,
             "components": list(self.components),
             "error": self.error,
+            "api": self.api,
         }
 
 
@@ -150,6 +153,7 @@ class Registry:
         self.plugins[name] = record
         def import_and_register() -> Any:
             module = load()
+            record.api = check_plugin_api(name, module)  # before registering: never half-loaded
             self.pm.register(module, name=name)
             return module
 

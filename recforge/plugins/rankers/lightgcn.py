@@ -21,16 +21,19 @@ class _SymmetricSpMM(torch.autograd.Function):
 
     PyTorch's generic sparse backward transposes the matrix on every call, which makes it
     ~70x slower than the forward on CPU; symmetry lets the backward reuse the same CSR product.
+    Runs in float32 under autocast: sparse CSR products have no bf16 kernel on CPU.
     """
 
     @staticmethod
     def forward(ctx: Any, adj: Tensor, x: Tensor) -> Tensor:
         ctx.adj = adj
-        return adj @ x
+        with torch.autocast(x.device.type, enabled=False):
+            return adj @ x.float()
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor]:
-        return None, ctx.adj @ grad
+        with torch.autocast(grad.device.type, enabled=False):
+            return None, ctx.adj @ grad.float()
 
 
 class LightGCN(EmbeddingRanker):
