@@ -51,8 +51,10 @@ def section_name(opts: Options) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from recforge.core.allocator import keep_freed_memory
     from recforge.core.errors import RecforgeError
 
+    keep_freed_memory()  # as `recforge train` does: the library no longer tunes malloc by itself
     opts = parse_args(argv)
     info = machine_info(opts.threads)
     try:

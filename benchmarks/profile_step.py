@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     from recforge.core.train import Trainer, TrainSettings
 
     torch.set_num_threads(args.threads)
+    from recforge.core.allocator import keep_freed_memory
+
+    keep_freed_memory()  # as `recforge train` does: the library no longer tunes malloc by itself
     config = load_config(ROOT / "examples" / "configs" / f"ml100k-ctr-{args.model}.yaml")
     prepared = prepare_data(config.data_section(), store=None)
     model = build_model(config, prepared)

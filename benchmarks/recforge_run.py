@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    from recforge.core.allocator import keep_freed_memory
+
+    keep_freed_memory()  # as `recforge train` does: the library no longer tunes malloc by itself
     from recforge.core.config import load_config
     from recforge.core.experiment import run_experiment
     from recforge.core.store import Store
