@@ -140,6 +140,12 @@ async def test_run_detail_actions_export_register_delete(filled: SimpleNamespace
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("n")
         assert store.get_run(filled.ids["a"]).id == 1
+        await pilot.press("x", "y")  # refused: registered versions use the run's model (issue 17)
+        await pilot.pause()
+        assert [r.id for r in store.list_runs()] == [4, 3, 2, 1]
+        assert isinstance(app.screen, RunDetailScreen)
+        for mv in store.dependent_models(filled.ids["a"]):
+            store.delete_model(mv.name, mv.version)
         await pilot.press("x", "y")
         await pilot.pause()
         assert [r.id for r in store.list_runs()] == [4, 3, 2]

@@ -43,8 +43,20 @@ def test_missing_and_ragged_files(tmp_path) -> None:
         read_table(tmp_path / "nope.csv")
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n3,4,5,6\n")
-    with pytest.raises(DataError, match=r"cannot parse .*bad\.csv as csv"):
+    with pytest.raises(DataError, match=r"line 3 of .*bad\.csv has 4 fields, the header has 2"):
         read_table(bad)
+    short = tmp_path / "short.csv"
+    short.write_text("a,b,c\n1,2,3\n\n4,5\n")  # blank lines are skipped, as pandas does
+    with pytest.raises(DataError, match=r"line 4 of .*short\.csv has 2 fields, the header has 3"):
+        read_table(short)
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('a,b\n1,"x,y"\n2,"open\n3,4\n')
+    with pytest.raises(DataError, match=r"line 3 of .*quoted\.csv has a quote that is never closed"):
+        read_table(quoted)
+    twice = tmp_path / "twice.csv"
+    twice.write_text("a,b,a\n1,2,3\n")
+    with pytest.raises(DataError, match=r"column 'a' appears twice in the header of .*twice\.csv"):
+        read_table(twice)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
