@@ -1,6 +1,6 @@
 """Fast start: ``recforge --help`` and the commands that do not train import no torch.
 
-Measured on the 2-core CI machine under load: ``recforge --help`` 0.18-0.26 s wall (was ~6 s
+Measured on the shared 2-core machine under load: ``recforge --help`` 0.18-0.35 s wall (was ~6 s
 when every command module, and with them torch, were imported up front).
 """
 
@@ -75,3 +75,24 @@ def test_lazy_runs_rerun_is_still_a_subcommand() -> None:
     assert result.exit_code == 0 and "--set" in result.output
     listed = CliRunner().invoke(cli, ["runs", "--help"])
     assert "rerun" in listed.output
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["trian"], "error: No such command 'trian' (did you mean 'train'?); see `recforge --help`"),
+    (["runs", "lst"], "error: No such command 'lst' (did you mean 'list'?); see `recforge runs --help`"),
+    (["train", "--nam", "x"], "error: No such option '--nam' (did you mean '--name'?); see `recforge train --help`"),
+])
+def test_one_error_style_without_doubled_punctuation(argv: list[str], line: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from recforge.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and capsys.readouterr().err.strip() == line
+
+
+def test_docstrings_show_rest_roles_as_plain_text() -> None:
+    from recforge.services.text import plain_doc
+
+    text = "Uses :class:`~recforge.core.model.RecModel` and :func:`recforge.x.y`; ``a[b]`` stays."
+    assert plain_doc(text) == "Uses RecModel and recforge.x.y; a[b] stays."
