@@ -1,5 +1,9 @@
 """Fast start: ``recforge --help`` and the commands that do not train import no torch.
 
+The probes run with ``RECFORGE_LOAD_PLUGINS=""`` (no third-party plugins): other tests of the
+session install and remove plugin packages in the same environment, and listing an installed
+plugin's commands imports that plugin (and whatever it imports).
+
 Measured on the shared 2-core machine under load: ``recforge --help`` 0.18-0.35 s wall (was ~6 s
 when every command module, and with them torch, were imported up front).
 """
@@ -16,6 +20,8 @@ import pytest
 from recforge.cli import BUILTIN_COMMANDS
 from recforge.cli._lazy import resolve
 
+NO_PLUGINS = {**os.environ, "RECFORGE_LOAD_PLUGINS": ""}
+
 PROBE = """
 import sys
 from recforge.cli import main
@@ -30,7 +36,7 @@ print("HEAVY=" + ",".join(heavy), file=sys.stderr)
 
 def _heavy_modules(*args: str) -> list[str]:
     out = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120,
-                         env={**os.environ})
+                         env=NO_PLUGINS, check=False)
     line = next(li for li in out.stderr.splitlines() if li.startswith("HEAVY="))
     return [m for m in line[len("HEAVY="):].split(",") if m]
 
@@ -51,7 +57,7 @@ def test_help_starts_fast() -> None:
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=NO_PLUGINS, check=False)
         times.append(time.perf_counter() - start)
         assert done.returncode == 0 and "train" in done.stdout
     assert min(times) < 0.5, f"recforge --help took {min(times):.2f} s (best of 3)"
