@@ -57,8 +57,18 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _third_party_plugins() -> bool:
-    """Whether any plugin besides the built-in ones is installed (entry points, no import)."""
-    return any(True for _ in importlib.metadata.entry_points(group="recforge"))
+    """Whether a plugin besides the built-in ones would load (entry points, no import).
+
+    Honours the registry's allowlist (``RECFORGE_LOAD_PLUGINS``; empty loads none), read here
+    without importing the registry, which imports torch.
+    """
+    allow = os.environ.get("RECFORGE_LOAD_PLUGINS")
+    allowed = None if allow is None else {a.strip() for a in allow.split(",") if a.strip()}
+    for ep in importlib.metadata.entry_points(group="recforge"):
+        dist = ep.dist.metadata["Name"] if ep.dist is not None else ep.name
+        if allowed is None or ep.name in allowed or dist in allowed:
+            return True
+    return False
 
 
 class RecforgeGroup(LazyGroup):

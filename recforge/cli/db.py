@@ -6,7 +6,6 @@ import click
 from sqlalchemy import Engine
 
 from recforge.cli._output import emit_json
-
 from recforge.core.store import schema_check
 from recforge.core.store.engine import make_engine, redact
 

@@ -30,10 +30,11 @@ from recforge.console.screens.run_detail import RunDetailScreen
 from recforge.console.screens.runs import RunsScreen
 from recforge.console.screens.studies import StudiesScreen
 from recforge.console.screens.train_launcher import TrainLauncherScreen
-from recforge.services.runs import open_store
 from recforge.core import paths
 from recforge.core.errors import RecforgeError
 from recforge.core.store import Store
+from recforge.services.runs import open_store
+
 
 @dataclass(frozen=True)
 class Section:

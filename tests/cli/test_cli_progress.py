@@ -31,7 +31,7 @@ def test_train_to_a_log_file_leaves_one_line_per_epoch(tasks_dir: Path, tmp_path
     with log.open("w") as fh:  # `recforge train ... > log 2>&1`: no terminal anywhere
         done = subprocess.run(_recforge("train", str(CONFIG), "--set", "train.epochs=3", "--set", "train.patience=5",
                                         "--set", "train.threads=1"),
-                              stdout=fh, stderr=subprocess.STDOUT, timeout=300, env={**os.environ})
+                              stdout=fh, stderr=subprocess.STDOUT, timeout=300, env={**os.environ}, check=False)
     text = log.read_text()
     assert done.returncode == 0, text
     epochs = [int(m.group(1)) for m in map(EPOCH.match, text.splitlines()) if m]
@@ -55,7 +55,7 @@ def test_json_silences_transformers_bars() -> None:
         "print(tuple(LMBackend().encode(['a title']).shape))\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE")}
-    quiet = subprocess.run([sys.executable, "-c", probe, "json"], capture_output=True, text=True, timeout=300, env=env)
+    quiet = subprocess.run([sys.executable, "-c", probe, "json"], capture_output=True, text=True, timeout=300, env=env, check=False)
     assert quiet.returncode == 0 and quiet.stdout.strip() == "(1, 384)", quiet.stderr
     assert "Loading weights" not in quiet.stderr and "it/s" not in quiet.stderr
 

@@ -1,6 +1,10 @@
 """Fast start: ``recforge --help`` and the commands that do not train import no torch.
 
-Measured on the 2-core CI machine under load: ``recforge --help`` 0.18-0.26 s wall (was ~6 s
+The probes run with ``RECFORGE_LOAD_PLUGINS=""`` (no third-party plugins): other tests of the
+session install and remove plugin packages in the same environment, and listing an installed
+plugin's commands imports that plugin (and whatever it imports).
+
+Measured on the shared 2-core machine under load: ``recforge --help`` 0.18-0.35 s wall (was ~6 s
 when every command module, and with them torch, were imported up front).
 """
 
@@ -16,6 +20,8 @@ import pytest
 from recforge.cli import BUILTIN_COMMANDS
 from recforge.cli._lazy import resolve
 
+NO_PLUGINS = {**os.environ, "RECFORGE_LOAD_PLUGINS": ""}
+
 PROBE = """
 import sys
 from recforge.cli import main
@@ -30,7 +36,7 @@ print("HEAVY=" + ",".join(heavy), file=sys.stderr)
 
 def _heavy_modules(*args: str) -> list[str]:
     out = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120,
-                         env={**os.environ})
+                         env=NO_PLUGINS, check=False)
     line = next(li for li in out.stderr.splitlines() if li.startswith("HEAVY="))
     return [m for m in line[len("HEAVY="):].split(",") if m]
 
@@ -51,7 +57,7 @@ def test_help_starts_fast() -> None:
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=NO_PLUGINS, check=False)
         times.append(time.perf_counter() - start)
         assert done.returncode == 0 and "train" in done.stdout
     assert min(times) < 0.5, f"recforge --help took {min(times):.2f} s (best of 3)"
@@ -75,3 +81,24 @@ def test_lazy_runs_rerun_is_still_a_subcommand() -> None:
     assert result.exit_code == 0 and "--set" in result.output
     listed = CliRunner().invoke(cli, ["runs", "--help"])
     assert "rerun" in listed.output
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["trian"], "error: No such command 'trian' (did you mean 'train'?); see `recforge --help`"),
+    (["runs", "lst"], "error: No such command 'lst' (did you mean 'list'?); see `recforge runs --help`"),
+    (["train", "--nam", "x"], "error: No such option '--nam' (did you mean '--name'?); see `recforge train --help`"),
+])
+def test_one_error_style_without_doubled_punctuation(argv: list[str], line: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from recforge.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and capsys.readouterr().err.strip() == line
+
+
+def test_docstrings_show_rest_roles_as_plain_text() -> None:
+    from recforge.services.text import plain_doc
+
+    text = "Uses :class:`~recforge.core.model.RecModel` and :func:`recforge.x.y`; ``a[b]`` stays."
+    assert plain_doc(text) == "Uses RecModel and recforge.x.y; a[b] stays."

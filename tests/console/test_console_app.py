@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Input, RichLog, Static, TextArea
 
-from recforge.services import plugins as pip_runner
 from recforge.console.app import RecforgeConsole
 from recforge.console.screens.compare import CompareScreen
 from recforge.console.screens.confirm import ConfirmDialog
@@ -26,6 +25,7 @@ from recforge.console.widgets.metric_chart import MetricChart
 from recforge.console.widgets.runs_table import RunsTable
 from recforge.core.registry import get_registry
 from recforge.core.store import Store
+from recforge.services import plugins as pip_runner
 
 pytestmark = pytest.mark.anyio
 

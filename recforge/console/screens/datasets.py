@@ -8,9 +8,9 @@ from textual.widgets import DataTable, Footer, Header, Label
 from recforge.console import formatting as fmt
 from recforge.console.screens.base import ConsoleScreen
 from recforge.console.widgets.plain_table import PlainTable
-from recforge.services.runs import list_dataset_rows
 from recforge.core.errors import RecforgeError
 from recforge.core.registry import get_registry
+from recforge.services.runs import list_dataset_rows
 
 
 def counts_text(counts: dict[str, object]) -> str:

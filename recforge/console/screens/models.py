@@ -8,11 +8,11 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from recforge.console import formatting as fmt
 from recforge.console.screens.base import ConsoleScreen
-from recforge.console.widgets.plain_table import PlainTable
 from recforge.console.screens.prompt import PromptDialog
-from recforge.services.models import ModelRow, delete_model, list_model_rows, parse_tag, tag_model
+from recforge.console.widgets.plain_table import PlainTable
 from recforge.core.errors import RecforgeError
 from recforge.core.store import MODEL_STAGES
+from recforge.services.models import ModelRow, delete_model, list_model_rows, parse_tag, tag_model
 
 
 class ModelsScreen(ConsoleScreen):

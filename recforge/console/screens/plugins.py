@@ -9,12 +9,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
 from recforge.console.messages import PipDone, PipLine
-from recforge.services import plugins as pip_service
 from recforge.console.screens.base import ConsoleScreen
-from recforge.console.widgets.plain_table import PlainTable
 from recforge.console.screens.prompt import PromptDialog
+from recforge.console.widgets.plain_table import PlainTable
 from recforge.core.errors import RecforgeError
 from recforge.core.registry import PluginRecord, get_registry, reset_registry
+from recforge.services import plugins as pip_service
 
 
 def plugin_text(record: PluginRecord) -> str:

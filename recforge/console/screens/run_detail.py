@@ -12,21 +12,21 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from recforge.console import formatting as fmt
 from recforge.console.screens.base import ConsoleScreen
-from recforge.console.widgets.plain_table import PlainTable
 from recforge.console.screens.prompt import PromptDialog
-from recforge.services.models import register_model
-from recforge.services.runs import RunDetail, export_run, run_detail
 from recforge.console.widgets.config_view import ConfigView
 from recforge.console.widgets.curve_plot import CurvePlot
 from recforge.console.widgets.heatmap import Heatmap
 from recforge.console.widgets.importance_bars import ImportanceBars
 from recforge.console.widgets.metric_chart import MetricChart
+from recforge.console.widgets.plain_table import PlainTable
 from recforge.core.config import dump_config
 from recforge.core.errors import RecforgeError
+from recforge.services.models import register_model
+from recforge.services.runs import RunDetail, export_run, run_detail
 
 
 def _table(id: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> PlainTable:

@@ -13,13 +13,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from recforge.console import formatting as fmt
 from recforge.console.messages import RunChosen
 from recforge.console.screens.base import ConsoleScreen
-from recforge.console import formatting as fmt
 from recforge.console.widgets.curve_plot import CurvePlot
 from recforge.console.widgets.runs_table import RunsTable
-from recforge.services.runs import KEY_METRICS, list_run_rows, run_series
 from recforge.core.errors import RecforgeError
+from recforge.services.runs import KEY_METRICS, list_run_rows, run_series
 
 #: seconds between re-queries of the store
 REFRESH_S = 2.0
