@@ -149,4 +149,4 @@ def test_installed_scaffold_shows_and_trains(tmp_path: Path) -> None:
         assert trained.returncode == 0, trained.stderr[-2000:]
         assert json.loads(trained.stdout)["valid"]["auc"] > 0.5
     finally:
-        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "my-cross"], capture_output=True, timeout=300)
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "my-cross"], capture_output=True, timeout=300, check=True)

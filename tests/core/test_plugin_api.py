@@ -108,7 +108,7 @@ def test_an_installed_plugin_for_a_future_api_is_listed_and_skipped(tmp_path: Pa
                                     capture_output=True, text=True, env=env, timeout=300, check=True)
         assert "future-cross" not in {c["name"] for c in json.loads(components.stdout)}
     finally:
-        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "future-cross"], capture_output=True, timeout=300)
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "future-cross"], capture_output=True, timeout=300, check=True)
 
 
 def test_subject_kind_of_a_standalone_ranker() -> None:
