@@ -92,4 +92,4 @@ def new_plugin(name: str, kind: str, output: Path | None) -> None:
     click.echo(f"created {len(files)} files in {out}:")
     for path in files:
         click.echo(f"  {path.relative_to(out)}")
-    click.echo(f"next: pip install -e {out} && pytest {out} && recforge components show {name}")
+    click.echo(f"next: pip install -e '{out}[test]' && pytest {out} && recforge components show {name}")

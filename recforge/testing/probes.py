@@ -254,8 +254,10 @@ class ModelProbe(Probe):
     def make(self, size: Size, params: Any = None) -> nn.Module:
         from recforge.testing.tiny_data import tiny_prepared
 
+        from recforge.testing.tiny_data import MODEL_FIELDS
+
         model = self.subject.cls.from_prepared(  # type: ignore[attr-defined]
-            tiny_prepared(), {"embedding_dim": size["dim"]}, self.params(params)
+            tiny_prepared(), {"embedding_dim": size["dim"], "fields": list(MODEL_FIELDS)}, self.params(params)
         )
         model.prepare(PrepareContext())
         return model
