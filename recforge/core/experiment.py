@@ -324,7 +324,7 @@ def calibrate_model(model: Any, prepared: Any, config: ExperimentConfig, setting
     if settings.calibrate == "none":
         return {}
     from recforge.core.calibration import calibrate
-    from recforge.core.ranking_eval import column
+    from recforge.core.data.interactions import column
 
     if "valid" not in prepared.splits or prepared.splits["valid"].num_rows == 0 or not prepared.label:
         raise ConfigError("train.calibrate needs a labelled valid split", fix="give the data a valid split, or remove train.calibrate")
@@ -335,7 +335,6 @@ def calibrate_model(model: Any, prepared: Any, config: ExperimentConfig, setting
     return calibrate(model, settings.calibrate, splits)
 
 
-def _fit(model: Any, prepared: Any, config: dict[str, Any], settings: TrainSettings, store: Any, run_id: int,
 def _fit(model: Any, prepared: Any, config: ExperimentConfig, settings: TrainSettings, store: Any, run_id: int,
          run_dir: Path, on_event: Any, progress: bool, device: Any, resume: bool) -> TrainResult:
     if not is_trainable(model):  # fitted identically on every rank

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from recforge.core.components import param
 from recforge.core.data.schema import FIRST, PAD
 from recforge.core.errors import ConfigError, DataError
-from recforge.core.ranking_eval import id_fields
+from recforge.core.data.interactions import id_fields
 from recforge.plugins.rankers._base import StandaloneRanker, embedding_dim
 from recforge.plugins.rankers._features import EntityFeatures
 

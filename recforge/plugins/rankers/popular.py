@@ -12,7 +12,7 @@ from torch import Tensor
 from recforge.core.components import param
 from recforge.core.data.schema import FIRST, PAD
 from recforge.core.errors import ConfigError, DataError
-from recforge.core.ranking_eval import column, id_fields
+from recforge.core.data.interactions import column, id_fields
 from recforge.plugins.rankers._base import StandaloneRanker, has_training_data
 
 
