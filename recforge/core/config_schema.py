@@ -72,7 +72,7 @@ class DataConfig(Settings):
 
     recipe: str | None = Field(None, description="a dataset recipe (`recforge components list --kind dataset`)")
     params: dict[str, Any] | None = Field(None, description="the recipe's params")
-    fields: Any = Field(None, description="a list of field declarations")
+    fields: list[dict[str, Any]] | None = Field(None, description="a list of field declarations {name, kind, ...}")
     split: Any = Field(None, description="a split spec, e.g. {method: random, ratios: [0.8, 0.1, 0.1]}")
     negatives: NegativesConfig | None = Field(None, description="{num, mode, method, seed, exclude_positives}")
     label: Any = Field(None, description="a label spec, e.g. {threshold: 4}")

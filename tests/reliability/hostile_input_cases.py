@@ -2,9 +2,8 @@
 
 ``ALL_CASES`` is :data:`bad_input_cases.CASES` plus the rows below; ``test_bad_inputs.py``
 runs them all with the same contract (one ``error:`` line naming the input and the fix, no
-"report it", the exit code, the store unchanged). ``NEEDS_TYPED_CONFIG`` names the rows whose
-fix is the typed (pydantic) config of issue 16, developed on another branch: they are strict
-xfails here, so they start failing loudly once that branch is merged and they pass.
+"report it", the exit code, the store unchanged). The config range rows are answered by the
+typed experiment config (``recforge.core.config_schema``).
 """
 
 from __future__ import annotations
@@ -221,11 +220,5 @@ CASES_R2: list[Case] = [
          "recforge train CONFIG --set train.stop_on_nonfinite=sometimes", _set("train.stop_on_nonfinite=sometimes"),
          "train.stop_on_nonfinite"),
 ]
-
-#: rows that the typed config of issue 16 (pydantic, other branch) makes pass; strict xfails here
-NEEDS_TYPED_CONFIG: set[str] = set()
-#: of those, rows that must not even run without the typed config: they train for ~forever or
-#: allocate tens of GB before anything checks them (run them after merging issue 16)
-NOT_RUN_WITHOUT_TYPED_CONFIG: set[str] = set()
 
 ALL_CASES: list[Case] = [*CASES, *CASES_R2]

@@ -17,7 +17,6 @@ sys.path.insert(0, str(HERE))
 DOC = HERE.parents[1] / "docs" / "reliability.md"
 
 from hostile_input_cases import ALL_CASES as CASES
-from hostile_input_cases import NEEDS_TYPED_CONFIG
 from test_interrupts import STAGES
 from test_kill_resume import STAGES as KILL_STAGES
 
@@ -40,7 +39,6 @@ from the tests' own tables; do not edit it by hand.
 | bad inputs tried (catalogue rows) | {tried} |
 | ... answered with one `error:` line, a fix, no traceback, store unchanged | {passing} |
 | ... still wrong, marked `xfail(strict=True)` until fixed | {xfail} |
-| ... range checks of the typed config (issue 16, other branch): strict xfail in `NEEDS_TYPED_CONFIG` | {typed} |
 | crashes survived (Ctrl-C stages, disk full, SIGKILL) | {crashes} |
 | metric rows lost under concurrent writers (SQLite and PostgreSQL) | 0 |
 
@@ -186,12 +184,10 @@ def render() -> str:
     crash_rows.append(("SIGKILL mid-epoch", "`failed` (process died) via the heartbeat; resume reaches the same metrics"))
     crash_rows += [(f"SIGKILL at {s}", "immediate `recforge resume`: exactly the rows and metrics of an uninterrupted run")
                    for s in KILL_STAGES]
-    typed = [c for c in CASES if c.id in NEEDS_TYPED_CONFIG]
-    out = [INTRO.format(tried=len(CASES), passing=len(CASES) - len(xfail) - len(typed), xfail=len(xfail),
-                        typed=len(typed), crashes=len(crash_rows))]
+    out = [INTRO.format(tried=len(CASES), passing=len(CASES) - len(xfail), xfail=len(xfail),
+                        crashes=len(crash_rows))]
     for i, case in enumerate(CASES, 1):
         note = f" **xfail**: {case.xfail}" if case.xfail else ""
-        note += " **NEEDS_TYPED_CONFIG**" if case.id in NEEDS_TYPED_CONFIG else ""
         out.append(f"| {i} | {case.area} | {case.input}{note} | {code(case.command)} | {code(case.expect)} "
                    f"| {case.exit_code} |\n")
     out.append(CRASHES.format(rows="\n".join(f"| {s} | {o} |" for s, o in crash_rows),

@@ -10,15 +10,11 @@ from __future__ import annotations
 import pytest
 from bad_input_cases import Case
 from hostile_input_cases import ALL_CASES as CASES
-from hostile_input_cases import NEEDS_TYPED_CONFIG, NOT_RUN_WITHOUT_TYPED_CONFIG
 from reliability_kit import Workspace, run_cli, store_snapshot
 
 
 def _param(case: Case) -> object:
     marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
-    if case.id in NEEDS_TYPED_CONFIG:  # see hostile_input_cases.NEEDS_TYPED_CONFIG
-        marks = [pytest.mark.xfail(strict=True, run=case.id not in NOT_RUN_WITHOUT_TYPED_CONFIG,
-                                   reason="NEEDS_TYPED_CONFIG: the range check is issue 16's typed config")]
     return pytest.param(case, id=case.id, marks=marks)
 
 
