@@ -96,7 +96,7 @@ class VectorIndex:
         while True:
             if self.method == "hnsw":
                 self.index.hnsw.efSearch = max(self.ef_search, want)
-            dist, rows = self.index.search(np.ascontiguousarray(queries.float().numpy()), want)
+            _, rows = self.index.search(np.ascontiguousarray(queries.float().numpy()), want)
             rows_t = torch.from_numpy(rows).long()
             valid = rows_t >= 0
             items = torch.where(valid, self.faiss_rows[rows_t.clamp(min=0)], torch.zeros_like(rows_t))

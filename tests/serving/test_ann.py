@@ -7,7 +7,7 @@ import torch
 
 pytest.importorskip("faiss")
 
-from recforge.serving.ann import VectorIndex  # noqa: E402
+from recforge.serving.ann import VectorIndex
 
 
 def unit(n: int, d: int, seed: int) -> torch.Tensor:
