@@ -51,7 +51,7 @@ def _env(home: Path, data_dir: Path | None = None) -> dict[str, str]:
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "recforge", *args], env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "recforge", *args], env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"recforge {' '.join(args)}: {proc.stderr[-1500:]}")
     return proc.stdout
@@ -351,7 +351,7 @@ def _notes(results: list[Result]) -> list[str]:
     for label in ("quickstart DeepFM", "ml100k two-tower"):
         rows = {r.extra["concurrency"]: r for r in results if r.model.startswith(label + " c=")}
         if 1 in rows and 32 in rows:
-            c1, c32 = rows[1].extra, rows[32].extra
+            c1 = rows[1].extra
             notes.append(f"{label}: HTTP p50 at c=1 {c1['p50_ms']:.2f} ms vs in-process {c1['in_process_p50_ms']:.2f} ms "
                          f"(+{c1['p50_ms'] - c1['in_process_p50_ms']:.2f} ms); c=32 / c=1 throughput "
                          f"{rows[32].samples_per_s / rows[1].samples_per_s:.2f}x; errors "

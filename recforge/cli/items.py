@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -26,7 +27,8 @@ def add(model: str, file: Path, as_json: bool) -> None:
 
     served = load_serving(model)
     frame = read_table(file)
-    records = [{k: (None if v != v else v) for k, v in row.items()} for row in frame.astype(object).to_dict("records")]
+    records = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+               for row in frame.astype(object).to_dict("records")]
     served.add_items(records)
     cat = served.catalogue
     if as_json:

@@ -1,4 +1,4 @@
-"""Top-K by inner product over a live item matrix: exact below a size threshold, HNSW above.
+"""Top-K by inner product over a live item matrix: exact below a size threshold, HNSW (or IVF) above.
 
 The index keeps one row per item index of the live catalogue. Updated or retired items are
 masked (HNSW cannot delete), so a search asks for a few more neighbours than ``k`` and drops
@@ -26,24 +26,36 @@ class VectorIndex:
     """
 
     def __init__(self, vectors: Tensor, exact_below: int = EXACT_BELOW, hnsw_m: int = 32,
-                 ef_search: int = 256, ef_construction: int = 80) -> None:
+                 ef_search: int = 256, ef_construction: int = 80, method: str = "hnsw", nprobe: int = 64) -> None:
         self.vectors = vectors.detach().float().contiguous()
         self.exact = self.vectors.shape[0] < exact_below
+        self.method = "exact" if self.exact else method
         self.faiss_rows = torch.arange(0)  # faiss row -> item index
         self.ef_search = ef_search
         self.index = None
         if not self.exact:
             import faiss
 
-            self.index = faiss.IndexHNSWFlat(self.vectors.shape[1], hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            self.index.hnsw.efConstruction = ef_construction
-            self.index.hnsw.efSearch = ef_search
-            self.index.add(np.ascontiguousarray(self.vectors.numpy(), dtype=np.float32))
-            self.faiss_rows = torch.arange(self.vectors.shape[0])
+            n, dim = self.vectors.shape
+            data = np.ascontiguousarray(self.vectors.numpy(), dtype=np.float32)
+            if method == "ivf":  # ~sqrt(N) lists, k-means on a sample: builds in seconds
+                nlist = max(16, int(n ** 0.5))
+                self.index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+                sample = data[np.random.default_rng(0).choice(n, min(n, 50 * nlist), replace=False)]
+                self.index.train(sample)
+                self.index.nprobe = nprobe
+            elif method == "hnsw":
+                self.index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+                self.index.hnsw.efConstruction = ef_construction
+                self.index.hnsw.efSearch = ef_search
+            else:
+                raise ValueError(f"unknown ANN method {method!r}")
+            self.index.add(data)
+            self.faiss_rows = torch.arange(n)
 
     @property
     def kind(self) -> str:
-        return "exact" if self.exact else "hnsw"
+        return self.method
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
@@ -82,8 +94,9 @@ class VectorIndex:
         blocked = int((~allowed).sum())
         want = min(k + extra + min(blocked, 4 * k) + 8, len(self.faiss_rows))
         while True:
-            self.index.hnsw.efSearch = max(self.ef_search, want)
-            dist, rows = self.index.search(np.ascontiguousarray(queries.float().numpy()), want)
+            if self.method == "hnsw":
+                self.index.hnsw.efSearch = max(self.ef_search, want)
+            _, rows = self.index.search(np.ascontiguousarray(queries.float().numpy()), want)
             rows_t = torch.from_numpy(rows).long()
             valid = rows_t >= 0
             items = torch.where(valid, self.faiss_rows[rows_t.clamp(min=0)], torch.zeros_like(rows_t))

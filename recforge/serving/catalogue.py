@@ -166,7 +166,7 @@ def encode_item_rows(loaded: LoadedModel, items: list[dict[str, Any]], store: An
 def write_rows(model: nn.Module, rows: ItemRows, indices: list[int], item_field: str) -> None:
     """Put ``rows`` at item ``indices`` of every item lookup, growing the tables as needed."""
     target = torch.tensor(indices, dtype=torch.long)
-    for _, (owner, buf_name, fname) in item_lookups(model).items():
+    for owner, buf_name, fname in item_lookups(model).values():
         table = owner._buffers[buf_name]
         top = int(target.max()) + 1 if indices else 0
         if top > table.shape[0]:

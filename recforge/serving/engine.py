@@ -22,10 +22,10 @@ from recforge.core.errors import ConfigError, DataError, NotFoundError
 from recforge.core.experiment import predict_table
 from recforge.core.model import RecModel
 from recforge.core.saved_model import LoadedModel
+from recforge.services.model_refs import ModelRef
 from recforge.serving.ann import EXACT_BELOW, VectorIndex
 from recforge.serving.catalogue import Catalogue, sync_text_banks
 from recforge.serving.vectors import retrieval_of
-from recforge.services.model_refs import ModelRef
 
 
 class RequestError(ConfigError):

@@ -13,8 +13,8 @@ import logging
 import threading
 from typing import Any
 
-from recforge.serving.engine import ServingModel
 from recforge.services.model_refs import ModelRef, open_model, resolve_model_ref
+from recforge.serving.engine import ServingModel
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import torch
 
 pytest.importorskip("faiss")
 
-from recforge.serving.ann import VectorIndex  # noqa: E402
+from recforge.serving.ann import VectorIndex
 
 
 def unit(n: int, d: int, seed: int) -> torch.Tensor:
@@ -32,3 +32,11 @@ def test_hnsw_recall_and_live_rows() -> None:
     mask = torch.ones(4001, dtype=torch.bool)
     mask[7] = False
     assert 7 not in ann.search(queries[1:2], 10, mask)[1][0].tolist()
+
+
+def test_ivf_with_every_list_probed_is_exact() -> None:
+    items, queries = unit(4000, 16, 2), unit(20, 16, 3)
+    ivf = VectorIndex(items, exact_below=0, method="ivf", nprobe=4000)
+    allowed = torch.ones(4000, dtype=torch.bool)
+    assert ivf.kind == "ivf"
+    assert torch.equal(ivf.search(queries, 10, allowed)[1], VectorIndex(items).search(queries, 10, allowed)[1])
