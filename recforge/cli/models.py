@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from recforge.cli._output import echo, emit_json, emit_table
-from recforge.core.errors import ConfigError
 from recforge.core.store import MODEL_STAGES, Store
 from recforge.core.store.views import iso, model_to_dict
 from recforge.services.models import list_model_rows, parse_tags, promote_model, register_model

@@ -13,7 +13,7 @@ from recforge.cli._output import emit_json, emit_table
 from recforge.cli.plugins_new import new_plugin
 from recforge.core.errors import PluginError
 from recforge.core.plugin_api import API_VERSION
-from recforge.core.registry import get_registry, reset_registry
+from recforge.core.registry import get_registry
 from recforge.services.plugins import pip_argv, run_pip
 
 

@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Literal, get_args, get_origin
 import torch
 from torch import Tensor, nn
 
-from recforge.core.errors import ConfigError, unknown_name
+from recforge.core.errors import ConfigError
 
 KINDS: tuple[str, ...] = ("encoder", "interaction", "ranker", "model", "dataset")
 

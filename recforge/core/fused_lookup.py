@@ -17,6 +17,7 @@ a fused model computes bit-for-bit what the unfused one would.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F

@@ -26,15 +26,24 @@ class TextVectorEncoder(Protocol):
     def text_vectors(self, indices: Tensor) -> Tensor: ...
 
 
+@runtime_checkable
+class RoleFeatures(Protocol):
+    """A module with per-field encoders that names the fields of a role (a whole model's
+    ``EntityFeatures``), so core finds item text without importing any plugin."""
+
+    encoders: Any
+
+    def fields_of_role(self, role: str) -> list[str]: ...
+
+
 def _item_text_sources(model: nn.Module) -> Iterator[tuple[nn.Module, Tensor]]:
     """``(encoder, per-item text indices [I])`` of every item text field whose encoder has LM vectors."""
     from recforge.core.model import RecModel
-    from recforge.plugins.rankers._features import EntityFeatures
 
     for module in model.modules():
         if isinstance(module, RecModel):
             names = [n for n in module.encoders if module.fields[n].role == "item" and module.fields[n].kind == "text"]
-        elif isinstance(module, EntityFeatures):
+        elif isinstance(module, RoleFeatures):
             names = module.fields_of_role("item")
         else:
             continue

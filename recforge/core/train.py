@@ -266,7 +266,6 @@ class Trainer:
                 warning = drift.update(epoch, metrics, improved)
                 if warning is not None and self.rank == 0:
                     log.warning(warning)
-                    console.print(f"[yellow]warning:[/] {warning}")
                 if improved:
                     self.best_value, self.best_epoch, self.bad_epochs = value, epoch, 0
                     self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}

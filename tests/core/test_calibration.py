@@ -4,7 +4,6 @@ model applies the fitted scaling in ``recforge predict``."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 

@@ -7,14 +7,13 @@ for all such fields).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from recforge.core.components import Encoder, SharedTables, param
-from recforge.core.data.schema import FIRST, PAD, UNK, FieldInfo
+from recforge.core.data.schema import FIRST, UNK, FieldInfo
 from recforge.core.fused_lookup import FusedLookup  # noqa: F401 - re-exported (older imports)
 from recforge.plugins.encoders._common import (
     batch_tensor,
