@@ -21,7 +21,7 @@ import torch
 from recforge.core.components import PrepareContext
 from recforge.core.errors import RecforgeError
 from recforge.testing.failure import ConformanceFailure
-from recforge.testing.probes import Subject, probe_for
+from recforge.testing.probes import ModelProbe, Subject, probe_for
 from recforge.testing.tiny_data import MODEL_FIELDS, scratch_home, tiny_data_config, tiny_prepared
 
 #: the tiny experiment's settings: small, fast, and enough to learn from a few hundred rows
@@ -80,7 +80,9 @@ def tiny_config(subject: Subject) -> dict[str, Any]:
     model: dict[str, Any] = {"embedding_dim": 8, "embedding_init_std": 0.05, "fields": list(MODEL_FIELDS),
                              "interaction": {"parallel": ["lr", "fm"], "combine": "sum"}, "ranker": "ctr"}
     data = tiny_data_config()
-    if probe is not None:
+    if isinstance(probe, ModelProbe):  # a whole model: only the keys it reads (others are errors)
+        model = probe.model_section()
+    elif probe is not None:
         model.update(probe.model_section())
     else:  # a dataset recipe: its own data, a plain model
         data = {"recipe": subject.cls.name, "params": dict(subject.params)}

@@ -23,6 +23,7 @@ from recforge.core.components import (
     PrepareContext,
     Ranker,
     SharedTables,
+    WholeModel,
     build_params,
 )
 from recforge.testing.failure import ConformanceFailure
@@ -53,7 +54,7 @@ class Subject:
 
     @property
     def kind(self) -> str:
-        if getattr(self.cls, "standalone", False):
+        if issubclass(self.cls, Ranker) and self.cls.standalone:  # an older plugin's whole model
             return "model"
         return self.cls.kind
 
@@ -296,7 +297,10 @@ def probe_for(subject: Subject) -> Probe | None:
         return InteractionProbe(subject)
     if issubclass(cls, Encoder):
         return EncoderProbe(subject)
-    if issubclass(cls, Ranker):
-        return ModelProbe(subject) if getattr(cls, "standalone", False) else HeadRankerProbe(subject)
-    raise TypeError(f"{cls!r} is not a recforge component (subclass Interaction, Encoder, Ranker or DatasetRecipe)")
+    if issubclass(cls, WholeModel):
+        return ModelProbe(subject)
+    if issubclass(cls, Ranker):  # an older plugin's standalone ranker is a whole model too
+        return ModelProbe(subject) if cls.standalone else HeadRankerProbe(subject)
+    raise TypeError(f"{cls!r} is not a recforge component "
+                    "(subclass Interaction, Encoder, Ranker, WholeModel or DatasetRecipe)")
 
