@@ -4,8 +4,8 @@ The package is rendered from the templates in ``recforge/cli/plugin_templates`` 
 package data): a ``pyproject.toml`` with the ``recforge`` entry point, one component with typed
 Params and an Args/Example docstring, a README, and a test file running recforge's
 conformance suite, so ``pip install -e DIR && pytest DIR`` passes before the author edits
-anything. There is no separate ``model`` kind in the plugin API yet: ``--kind model``
-scaffolds a standalone ranker (a whole model registered through ``register_rankers``).
+anything. ``--kind model`` scaffolds a whole model (a ``WholeModel`` registered through
+``register_models``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ KINDS: dict[str, tuple[str, str, str, str]] = {
                 "model:\n  encoders:\n    user_id: {name: NAME}"),
     "ranker": ("register_rankers", '{"gamma": 1.0}', '[{"gamma": -1.0}]',
                "model:\n  interaction: deepfm\n  ranker: {name: NAME, params: {gamma: 2.0}}"),
-    "model": ("register_rankers", '{"init_std": 0.05}', '[{"init_std": 0.0}]',
+    "model": ("register_models", '{"init_std": 0.05}', '[{"init_std": 0.0}]',
               "model:\n  embedding_dim: 32\n  ranker: {name: NAME}"),
     "dataset": ("register_datasets", '{"rows": 1500}', '[{"rows": 0}]',
                 "data: {recipe: NAME, params: {rows: 5000}, split: {method: random, seed: 2024}}"),

@@ -56,7 +56,7 @@ def test_every_kind_scaffolds_a_documented_package(tmp_path: Path, kind: str) ->
     assert '[project.entry-points.recforge]\nmy_cross = "my_cross"' in project
     assert 'RECFORGE_API = ">=1.0,<2"' in (out / "my_cross/__init__.py").read_text()
     cls = load_component(out)
-    assert cls.kind == ("ranker" if kind == "model" else kind)
+    assert cls.kind == kind
     CHECKS["documented"](Subject(cls))
     CHECKS["params_reject_bad_values"](Subject(cls))
 
