@@ -9,7 +9,7 @@ Every artifact kind the CLI writes is there, made the way a user makes it:
   artifact path contain ``[/data/x]``, which Rich would read as a closing markup tag;
 * run 3 ``interrupted``: Ctrl-C (a real ``KeyboardInterrupt`` in the training loop) after
   its first epoch was logged;
-* study ``lr-search``: ``recforge tune`` over ``train.lr`` (2 trials of 1 epoch, random
+* study ``lr[/data/x]`` (a name Rich would read as markup too): ``recforge tune`` over ``train.lr`` (2 trials of 1 epoch, random
   sampler, no pruner), whose trials are runs 4 and 5.
 """
 
@@ -102,8 +102,8 @@ def build_real_store(root: Path, tasks_dir: Path, datasets_dir: Path) -> RealSto
     space = root / "space.yaml"
     space.write_text(json.dumps({"train.lr": {"log_uniform": [1.0e-3, 1.0e-1]}}))  # JSON is YAML
     _cli(env, "tune", config, "--space", str(space), "--trials", "2", "--sampler", "random", "--pruner", "none",
-         "--seed", "1", "--study", "lr-search", "--set", "train.epochs=1", *FAST)
-    real = RealStore(home, env, finished=1, failed=2, interrupted=3, model="ctr-lr", study="lr-search", trials=(4, 5))
+         "--seed", "1", "--study", "lr[/data/x]", "--set", "train.epochs=1", *FAST)
+    real = RealStore(home, env, finished=1, failed=2, interrupted=3, model="ctr-lr", study="lr[/data/x]", trials=(4, 5))
     with real.open() as store:
         statuses = [store.get_run(r).status for r in real.run_ids]
     assert statuses == ["finished", "failed", "interrupted", "finished", "finished"], statuses

@@ -26,7 +26,7 @@ from recforge.services.serving_status import Scrape, quantile, request_rate, scr
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("prometheus_client")
 sys.path.insert(0, str(Path(__file__).parents[1] / "serving"))
-from servers import Server, free_port  # noqa: E402
+from servers import Server, free_port
 
 pytestmark = pytest.mark.anyio
 SIZE = (120, 36)

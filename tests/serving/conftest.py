@@ -13,7 +13,7 @@ pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from servers import REPO, Server, cli_env, free_port, run_cli  # noqa: E402,F401 - the tests import them from here
+from servers import REPO, Server, cli_env, free_port, run_cli  # noqa: F401 - the tests import them from here
 
 
 @pytest.fixture(scope="session")
