@@ -78,7 +78,8 @@ class RecforgeConsole(App[None]):
 
     Args:
         store: the store to show (default: :meth:`Store.open`, as the CLI does).
-        refresh_s: seconds between live refreshes of the runs table (None: no timer; tests).
+        refresh_s: seconds between live refreshes of the runs table, run detail and the Serving
+            view's polls (None: no timer; tests).
     """
 
     CSS_PATH = "app.tcss"

@@ -36,13 +36,20 @@ def _text(screen: ServingScreen) -> str:
     return str(screen.query_one("#serve-status", Static).render())
 
 
-async def _poll(app: RecforgeConsole, pilot: Any) -> None:
+async def _poll(app: RecforgeConsole, pilot: Any) -> ServingScreen:
     """One poll of the current Serving screen, waited for."""
     screen = app.screen
     assert isinstance(screen, ServingScreen)
     screen.action_poll()
     await app.workers.wait_for_complete()
     await pilot.pause()
+    return screen
+
+
+async def _open(app: RecforgeConsole, pilot: Any) -> ServingScreen:
+    """Key 8, then its first poll done."""
+    await pilot.press("8")
+    return await _poll(app, pilot)
 
 
 def test_quantile_and_rate_follow_prometheus() -> None:
@@ -61,10 +68,7 @@ async def test_no_server_is_a_message_in_the_panel(store: Store, monkeypatch: py
     monkeypatch.setenv("RECFORGE_SERVE_URL", url)
     app = RecforgeConsole(store=store, refresh_s=None)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("8")
-        await _poll(app, pilot)
-        screen = app.screen
-        assert isinstance(screen, ServingScreen)
+        screen = await _open(app, pilot)
         assert screen.query_one("#serve-url", Input).value == url
         assert _text(screen).startswith(f"no server answers at {url}") and "recforge serve MODEL" in _text(screen)
         assert screen.query_one("#serve-endpoints", DataTable).row_count == 0
@@ -103,10 +107,7 @@ async def test_serving_view_shows_a_real_server(real_store: Any, store: Store, m
         assert httpx.post(server.url + "/recommend", json={"user": "1", "k": 0}, timeout=30).status_code == 400
         app = RecforgeConsole(store=store, refresh_s=None)
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.press("8")
-            await _poll(app, pilot)
-            screen = app.screen
-            assert isinstance(screen, ServingScreen)
+            screen = await _open(app, pilot)
             assert _text(screen).startswith("no server answers")  # RECFORGE_SERVE_URL: nothing there
             await pilot.press("u")  # type the real server's URL in the screen
             field = screen.query_one("#serve-url", Input)
