@@ -47,6 +47,13 @@ def status_text(now: Scrape, rate: float | None) -> str:
             f"latency    p50 {ms(total.p50)}   p95 {ms(total.p95)}   (since start)")
 
 
+def rate_label(rates: list[float]) -> str:
+    """The sparkline's caption: it scales from min to max, so the caption says what they are."""
+    if not rates:
+        return "requests/s: after two polls of a server"
+    return f"requests/s now {rates[-1]:.1f}, min {min(rates):.1f}, max {max(rates):.1f} ({len(rates)} polls)"
+
+
 class ServingScreen(ConsoleScreen):
     """URL field, status panel with a request-rate sparkline, and a table per endpoint."""
 
@@ -62,7 +69,7 @@ class ServingScreen(ConsoleScreen):
     #serve-url { width: 1fr; }
     #serve-top { height: auto; }
     #serve-status { width: 1fr; height: auto; min-height: 5; padding: 0 1; }
-    #serve-rate-box { width: 40; height: 7; padding: 0 1; }
+    #serve-rate-box { width: 52; height: 7; padding: 0 1; }
     #serve-rate { height: 4; }
     #serve-endpoints { height: 1fr; }
     ServingScreen.narrow #serve-top { layout: vertical; }
@@ -144,9 +151,7 @@ class ServingScreen(ConsoleScreen):
             self.rates.append(rate)
         self.query_one("#serve-status", Static).update(status_text(now, rate))
         self.query_one("#serve-rate", Sparkline).data = list(self.rates)
-        self.query_one("#serve-rate-label", Label).update(
-            f"requests/s, last {len(self.rates)} polls" + (f" (now {rate:.1f})" if rate is not None else "")
-            if self.rates else "requests/s: after two polls of a server")
+        self.query_one("#serve-rate-label", Label).update(rate_label(list(self.rates)))
         table = self.query_one("#serve-endpoints", PlainTable)
         table.clear()
         for stats in now.traffic:
