@@ -3,17 +3,22 @@
     python docs/console/make_screenshots.py
 
 Fills a throw-away store with the real CLI (an LR and a DeepFM run on ml100k-ctr, an analysis
-of the DeepFM run, a registered model), then drives the console at 160x45 with Textual's
-pilot and saves each screen with ``App.save_screenshot`` (SVG, the terminal's own monospace
-grid). Needs RECFORGE_TASKS_DIR with the ml100k-ctr task; takes about a minute.
+of the DeepFM run, a registered model, a 4-trial ``recforge tune`` study), starts a real
+``recforge serve`` of the registered model and sends it requests, then drives the console at
+160x45 with Textual's pilot and saves each screen with ``App.save_screenshot`` (SVG, the
+terminal's own monospace grid). Needs RECFORGE_TASKS_DIR with the ml100k-ctr task; takes a
+few minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -27,6 +32,8 @@ def fill_store(home: Path) -> dict[str, str]:
     from recforge.cli import cli
 
     env = {"RECFORGE_HOME": str(home)}
+    space = {"train.lr": {"log_uniform": [1.0e-3, 1.0e-1]}, "model.embedding_dim": {"choice": [4, 8, 16]}}
+    (home.parent / "space.yaml").write_text(json.dumps(space))  # JSON is YAML
     runner = CliRunner()
     configs = REPO / "examples" / "configs"
     fast = ["--set", "train.threads=1"]
@@ -36,6 +43,9 @@ def fill_store(home: Path) -> dict[str, str]:
         ["analyze", "2", "--repeats", "2", "--max-rows", "5000", "--sample", "30"],
         ["models", "register", "2", "ctr-deepfm", "--tag", "owner=ops"],
         ["models", "promote", "ctr-deepfm", "1", "staging"],
+        ["tune", str(configs / "ml100k-ctr-lr.yaml"), "--space", str(home.parent / "space.yaml"), "--trials", "4",
+         "--sampler", "random", "--pruner", "none", "--seed", "1", "--study", "lr-search", "--set", "train.epochs=3",
+         *fast],
     ):
         result = runner.invoke(cli, args, env=env, catch_exceptions=False)
         assert result.exit_code == 0, result.output
@@ -67,6 +77,10 @@ async def shoot(out: Path) -> None:
         for key, name in (("2", "models"), ("3", "datasets"), ("4", "plugins"), ("5", "components")):
             await pilot.press(key)
             await save(name)
+        await pilot.press("7")
+        await save("studies")
+        await pilot.press("8")
+        await traffic_then_shoot(app, pilot, save)
         await pilot.press("question_mark")
         await save("help")
         await pilot.press("escape", "6")
@@ -90,11 +104,50 @@ async def shoot(out: Path) -> None:
     store.close()
 
 
+def start_server(port: int = 18765) -> subprocess.Popen[bytes]:
+    """``recforge serve ctr-deepfm@staging`` on 127.0.0.1 with some traffic; the console polls it."""
+    import httpx
+
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "recforge", "serve", "ctr-deepfm@staging", "--port", str(port)],
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    for _ in range(600):
+        try:
+            httpx.get(url + "/health", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    for user in range(1, 41):
+        httpx.post(url + "/recommend", json={"user": str(user), "k": 10}, timeout=30)
+        httpx.get(url + f"/similar/{user}", timeout=30)
+    os.environ["RECFORGE_SERVE_URL"] = url
+    return proc
+
+
+async def traffic_then_shoot(app: object, pilot: object, save: object) -> None:
+    """Serving view: polls a second apart with requests in between, so the rate is real."""
+    import httpx
+
+    url = os.environ["RECFORGE_SERVE_URL"]
+    async with httpx.AsyncClient() as client:
+        for _ in range(4):
+            for user in range(41, 61):
+                await client.post(url + "/recommend", json={"user": str(user), "k": 10}, timeout=30)
+            app.screen.action_poll()  # type: ignore[attr-defined]
+            await app.workers.wait_for_complete()  # type: ignore[attr-defined]
+    await save("serving")  # type: ignore[operator]
+
+
 def main() -> None:
     sys.path.insert(0, str(REPO))
     with tempfile.TemporaryDirectory() as tmp:
         fill_store(Path(tmp) / "home")
-        asyncio.run(shoot(HERE))
+        server = start_server()
+        try:
+            asyncio.run(shoot(HERE))
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
     for old in HERE.glob("*.png"):
         old.unlink()
     print(f"saved {len(list(HERE.glob('*.svg')))} SVG screenshots to {HERE}")

@@ -8,7 +8,7 @@ import click
 @click.command("console")
 @click.option(
     "--refresh", type=click.FloatRange(min=0.2), default=2.0, show_default=True,
-    help="Seconds between live refreshes of the runs table.",
+    help="Seconds between live refreshes (runs table, run detail, Serving view polls).",
 )
 def console(refresh: float) -> None:
     """Open the terminal console: runs, models, datasets, plugins, components, training."""

@@ -1,7 +1,7 @@
 """The recforge ops console: a keyboard-first Textual app over the store and the registry.
 
 Top-level sections are Textual *modes* (each keeps its own screen stack): Runs, Models,
-Datasets, Plugins, Components and Train. Run detail and Compare are pushed on top of Runs.
+Datasets, Plugins, Components, Train, Studies and Serving. Run detail and Compare are pushed on top of Runs.
 The number keys switch sections, ``?`` shows the help and ``ctrl+p`` the command palette,
 whose commands are the same sections and actions.
 """
@@ -28,6 +28,7 @@ from recforge.console.screens.models import ModelsScreen
 from recforge.console.screens.plugins import PluginsScreen
 from recforge.console.screens.run_detail import RunDetailScreen
 from recforge.console.screens.runs import RunsScreen
+from recforge.console.screens.serving import ServingScreen
 from recforge.console.screens.studies import StudiesScreen
 from recforge.console.screens.train_launcher import TrainLauncherScreen
 from recforge.core import paths
@@ -58,6 +59,8 @@ SECTIONS: list[Section] = [
     Section("train", "6", "Train", "launch, watch and cancel a training run", lambda app: TrainLauncherScreen()),
     Section("studies", "7", "Studies", "hyperparameter searches: trials, best so far, importances",
             lambda app: StudiesScreen()),
+    Section("serving", "8", "Serving", "a running `recforge serve`: model, catalogue, request rate, latency",
+            lambda app: ServingScreen(refresh_s=app.refresh_s)),
 ]
 
 
@@ -75,7 +78,8 @@ class RecforgeConsole(App[None]):
 
     Args:
         store: the store to show (default: :meth:`Store.open`, as the CLI does).
-        refresh_s: seconds between live refreshes of the runs table (None: no timer; tests).
+        refresh_s: seconds between live refreshes of the runs table, run detail and the Serving
+            view's polls (None: no timer; tests).
     """
 
     CSS_PATH = "app.tcss"

@@ -8,14 +8,15 @@ Every artifact kind the CLI writes is there, made the way a user makes it:
   fault); the store lives under a folder named ``store[/data/x]``, so the error and every
   artifact path contain ``[/data/x]``, which Rich would read as a closing markup tag;
 * run 3 ``interrupted``: Ctrl-C (a real ``KeyboardInterrupt`` in the training loop) after
-  its first epoch was logged.
-
-(``recforge tune`` studies are not part of this branch; see the report of issue 19.)
+  its first epoch was logged;
+* study ``lr[/data/x]`` (a name Rich would read as markup too): ``recforge tune`` over ``train.lr`` (2 trials of 1 epoch, random
+  sampler, no pruner), whose trials are runs 4 and 5.
 """
 
 from __future__ import annotations
 
 import _thread
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -40,10 +41,12 @@ class RealStore:
     failed: int
     interrupted: int
     model: str
+    study: str
+    trials: tuple[int, ...]  # run ids of the study's trials
 
     @property
     def run_ids(self) -> list[int]:
-        return [self.finished, self.failed, self.interrupted]
+        return [self.finished, self.failed, self.interrupted, *self.trials]
 
     def open(self) -> Store:
         return Store.open(f"sqlite:///{self.home / 'recforge.db'}")
@@ -96,8 +99,12 @@ def build_real_store(root: Path, tasks_dir: Path, datasets_dir: Path) -> RealSto
     except KeyboardInterrupt:  # landed outside the trainer's own handler: the run is still marked below
         pass
     watcher.join(timeout=10)
-    real = RealStore(home, env, finished=1, failed=2, interrupted=3, model="ctr-lr")
+    space = root / "space.yaml"
+    space.write_text(json.dumps({"train.lr": {"log_uniform": [1.0e-3, 1.0e-1]}}))  # JSON is YAML
+    _cli(env, "tune", config, "--space", str(space), "--trials", "2", "--sampler", "random", "--pruner", "none",
+         "--seed", "1", "--study", "lr[/data/x]", "--set", "train.epochs=1", *FAST)
+    real = RealStore(home, env, finished=1, failed=2, interrupted=3, model="ctr-lr", study="lr[/data/x]", trials=(4, 5))
     with real.open() as store:
         statuses = [store.get_run(r).status for r in real.run_ids]
-    assert statuses == ["finished", "failed", "interrupted"], statuses
+    assert statuses == ["finished", "failed", "interrupted", "finished", "finished"], statuses
     return real

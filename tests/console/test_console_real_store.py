@@ -1,7 +1,8 @@
 """The console on a store made by the real CLI: every screen opens every run, no exception.
 
 The store (see ``real_store.py``) has an analysed and registered run, a failed run whose error
-and artifact paths contain ``[/data/x]`` and an interrupted run.
+and artifact paths contain ``[/data/x]``, an interrupted run and a ``recforge tune`` study
+whose two trials are runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from textual.widgets import DataTable, Static
 from recforge.console.app import RecforgeConsole
 from recforge.console.screens.compare import CompareScreen
 from recforge.console.screens.run_detail import RunDetailScreen
+from recforge.console.screens.studies import StudiesScreen
 from recforge.console.widgets.heatmap import Heatmap
 from recforge.console.widgets.importance_bars import ImportanceBars
 from recforge.console.widgets.metric_chart import MetricChart
@@ -36,6 +38,7 @@ def _check_detail(screen: Any, real: Any, run_id: int) -> None:
     with real.open() as store:
         run = store.get_run(run_id)
         artifacts = len(run.artifacts)
+        logged = bool(store.latest_metrics(run_id))
     assert f"[{run.status}]" in summary
     if run.status == "failed":
         assert "[/data/x]" in summary and "error: ArtifactError" in summary
@@ -43,7 +46,7 @@ def _check_detail(screen: Any, real: Any, run_id: int) -> None:
     assert table.row_count == artifacts
     if artifacts:  # paths with [/data/x] are shown as they are, not eaten as markup
         assert any("x]" in str(table.get_cell_at((r, 1))) for r in range(table.row_count))
-    assert screen.query_one(MetricChart).series
+    assert bool(screen.query_one(MetricChart).series) == logged  # a run that failed before epoch 1 has none
     if run_id == real.finished:
         heat = screen.query_one(Heatmap)
         report = json.loads(Path(screen.detail.analysis.path).read_text())
@@ -59,11 +62,12 @@ async def test_every_run_opens_from_runs_and_models(real_store: Any) -> None:
     app = RecforgeConsole(store=store, refresh_s=None)
     async with app.run_test(size=SIZE) as pilot:
         table = app.screen.query_one(RunsTable)
-        assert table.row_count == 3
-        statuses = {str(table.get_row_at(r)[1]): str(table.get_row_at(r)[2]) for r in range(3)}
-        assert statuses == {"1": "finished", "2": "failed", "3": "interrupted"}
-        assert {str(table.get_row_at(r)[5]) for r in range(3)} == {"ml100k-ctr"}  # dataset by name
-        for row in range(3):
+        rows = range(len(real_store.run_ids))
+        assert table.row_count == len(rows)
+        statuses = {str(table.get_row_at(r)[1]): str(table.get_row_at(r)[2]) for r in rows}
+        assert statuses == {"1": "finished", "2": "failed", "3": "interrupted", "4": "finished", "5": "finished"}
+        assert {str(table.get_row_at(r)[5]) for r in rows} == {"ml100k-ctr"}  # dataset by name
+        for row in rows:
             table.move_cursor(row=row)
             await pilot.press("enter")
             await pilot.pause()
@@ -85,9 +89,34 @@ async def test_every_run_opens_from_runs_and_models(real_store: Any) -> None:
         await pilot.press("enter")
         await pilot.pause()
         _check_detail(app.screen, real_store, real_store.finished)
-        for key in ("3", "4", "5", "6", "1"):  # every other section renders on this store
+        for key in ("3", "4", "5", "6", "8", "1"):  # every other section renders on this store
             await pilot.press("escape", key)
             await pilot.pause()
+    store.close()
+
+
+async def test_studies_section_shows_the_real_tune_study(real_store: Any) -> None:
+    """Key 7 opens the study ``recforge tune`` made: both trials, their values, the best so far."""
+    store = real_store.open()
+    app = RecforgeConsole(store=store, refresh_s=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("7")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StudiesScreen)
+        studies = screen.query_one("#studies-table", DataTable)
+        assert studies.row_count == 1
+        assert [str(c) for c in studies.get_row_at(0)[:3]] == [real_store.study, "valid.auc", "2"]
+        trials = screen.query_one("#trials-table", DataTable)
+        rows = [[str(c) for c in trials.get_row_at(r)] for r in range(trials.row_count)]
+        assert [r[:2] for r in rows] == [["0", "complete"], ["1", "complete"]]
+        assert [int(r[3]) for r in rows] == list(real_store.trials) and all("train.lr=" in r[4] for r in rows)
+        best = max(float(r[2]) for r in rows)
+        assert f"{best:.4f}" in str(screen.query_one("#best-label", Static).render())
+        trials.focus()
+        await pilot.press("enter")  # a trial opens its run
+        await pilot.pause()
+        _check_detail(app.screen, real_store, real_store.trials[0])
     store.close()
 
 

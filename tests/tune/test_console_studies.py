@@ -36,10 +36,10 @@ async def test_studies_screen_shows_trials_best_curve_and_importances(tmp_path: 
         screen = app.screen
         assert isinstance(screen, StudiesScreen)
         studies = screen.query_one("#studies-table", DataTable)
-        assert studies.row_count == 1 and studies.get_row_at(0)[:3] == ["console-study", "valid.auc", "3"]
+        assert studies.row_count == 1 and [str(c) for c in studies.get_row_at(0)[:3]] == ["console-study", "valid.auc", "3"]
         trials = screen.query_one("#trials-table", DataTable)
-        assert [trials.get_row_at(i)[:2] for i in range(3)] == [["0", "complete"], ["1", "complete"], ["2", "complete"]]
-        values = [float(trials.get_row_at(i)[2]) for i in range(3)]
+        assert [[str(c) for c in trials.get_row_at(i)[:2]] for i in range(3)] == [["0", "complete"], ["1", "complete"], ["2", "complete"]]
+        values = [float(str(trials.get_row_at(i)[2])) for i in range(3)]
         curve = list(screen.query_one("#best-curve", Sparkline).data or [])
         assert curve == pytest.approx([max(values[: i + 1]) for i in range(3)], abs=1e-4)
         assert f"{max(values):.4f}" in str(screen.query_one("#best-label", Static).render())

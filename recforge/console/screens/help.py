@@ -17,7 +17,7 @@ keeps its keys until **escape** leaves the field.
 
 | Key | Anywhere |
 |---|---|
-| 1 2 3 4 5 6 | Runs, Models, Datasets, Plugins, Components, Train |
+| 1 - 8 | Runs, Models, Datasets, Plugins, Components, Train, Studies, Serving |
 | ? | this help (escape, q or ? closes it) |
 | ctrl+p | command palette |
 | ctrl+s | save an SVG screenshot (folder: `RECFORGE_SCREENSHOT_DIR`, else `RECFORGE_HOME/screenshots`) |
@@ -61,6 +61,17 @@ keeps its keys until **escape** leaves the field.
 |---|---|
 | ctrl+l / ctrl+o / ctrl+k | launch / load the config file / cancel the run |
 | escape | leave the editor (the section keys work again) |
+
+| Key | Studies (`recforge tune`) |
+|---|---|
+| enter | on a trial: open its run |
+| r | reload |
+
+| Key | Serving (a running `recforge serve`, polled every 2 s) |
+|---|---|
+| u | edit the server URL (default `RECFORGE_SERVE_URL`, else http://127.0.0.1:8000); enter polls it |
+| r | poll now |
+| escape | leave the URL field |
 """
 
 

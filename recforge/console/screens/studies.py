@@ -16,9 +16,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
 from recforge.console.screens.base import ConsoleScreen
+from recforge.console.widgets.plain_table import PlainTable
 from recforge.core.errors import RecforgeError
 
 BAR = 24
+#: below this width the curve and importances go under the trials instead of beside them
+NARROW = 110
 
 
 def importance_lines(importances: dict[str, float]) -> str:
@@ -34,11 +37,14 @@ class StudiesScreen(ConsoleScreen):
 
     BINDINGS = [Binding("r", "reload", "Reload")]
     DEFAULT_CSS = """
-    #studies-table { height: 8; }
     #study-body { height: 1fr; }
     #trials-table { width: 3fr; }
     #study-side { width: 2fr; padding: 0 1; }
     #best-curve { height: 4; margin: 1 0; }
+    StudiesScreen.narrow #study-body { layout: vertical; }
+    StudiesScreen.narrow #trials-table { width: 1fr; }
+    StudiesScreen.narrow #study-side { width: 1fr; height: auto; }
+    StudiesScreen.narrow #best-curve { height: 3; margin: 0; }
     """
 
     def __init__(self) -> None:
@@ -48,18 +54,19 @@ class StudiesScreen(ConsoleScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        studies: DataTable[str] = DataTable(id="studies-table", cursor_type="row", zebra_stripes=True)
+        studies = PlainTable(id="studies-table", cursor_type="row", zebra_stripes=True)  # names are user text
         studies.add_columns("study", "metric", "complete", "pruned", "failed", "best", "best trial")
         yield studies
+        yield Static("", id="trials-label", classes="section", markup=False)
         with Horizontal(id="study-body"):
-            trials: DataTable[str] = DataTable(id="trials-table", cursor_type="row", zebra_stripes=True)
+            trials = PlainTable(id="trials-table", cursor_type="row", zebra_stripes=True)
             trials.add_columns("trial", "state", "value", "run", "params")
             yield trials
             with Vertical(id="study-side"):
-                yield Static("", id="best-label")
+                yield Static("", id="best-label", markup=False)
                 yield Sparkline([], id="best-curve")
-                yield Static("", id="importances")
-        yield Static("", id="studies-summary", classes="summary")
+                yield Static("", id="importances", markup=False)
+        yield Static("", id="studies-summary", classes="summary", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -68,6 +75,9 @@ class StudiesScreen(ConsoleScreen):
 
     def on_screen_resume(self) -> None:
         self.reload()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW, "narrow")
 
     def action_reload(self) -> None:
         self.reload()
@@ -90,7 +100,7 @@ class StudiesScreen(ConsoleScreen):
                           str(doc["counts"]["failed"]), f"{best['value']:.4f}" if best else "-",
                           str(best["number"]) if best else "-", key=doc["study"])
         self.query_one("#studies-summary", Static).update(
-            f"{len(self.docs)} studies" if self.docs else "no studies yet: run `recforge tune CONFIG --space SPACE.yaml`")
+            f"{len(self.docs)} {'study' if len(self.docs) == 1 else 'studies'}" if self.docs else "no studies yet: run `recforge tune CONFIG --space SPACE.yaml`")
         names = [d["study"] for d in self.docs]
         if names:
             self.show_study(self.selected if self.selected in names else names[0])
@@ -107,6 +117,7 @@ class StudiesScreen(ConsoleScreen):
 
         doc = next(d for d in self.docs if d["study"] == name)
         self.selected = name
+        self.query_one("#trials-label", Static).update(f"Trials of {name} (enter opens a trial's run)")
         trials = self.query_one("#trials-table", DataTable)
         trials.clear()
         for t in doc["trials"]:
