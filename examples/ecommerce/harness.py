@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recforge.core.config import apply_overrides, validate_config
+from recforge.core.config_schema import ExperimentConfig
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Variant:
     """One row of a case-study table: a name and the full experiment config it runs."""
 
     name: str
-    config: dict[str, Any]
+    config: dict[str, Any] | ExperimentConfig
 
 
 @dataclass
@@ -63,9 +64,10 @@ class Table:
         return "\n".join(lines)
 
 
-def seeded(config: dict[str, Any], seed: int, experiment: str, overrides: Sequence[str]) -> dict[str, Any]:
-    """A copy of ``config`` with the seed, experiment name and ``--set`` overrides applied."""
-    config = copy.deepcopy(config)
+def seeded(config: dict[str, Any] | ExperimentConfig, seed: int, experiment: str,
+           overrides: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``config`` (as a mapping) with the seed, experiment name and ``--set`` overrides applied."""
+    config = config.to_dict() if isinstance(config, ExperimentConfig) else copy.deepcopy(config)
     config["experiment"] = experiment
     config.setdefault("train", {})["seed"] = seed
     config = apply_overrides(config, list(overrides))

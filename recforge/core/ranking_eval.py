@@ -153,13 +153,15 @@ def evaluate_sampled(
     """Ranking metrics among each user's ground truth plus sampled unseen negatives.
 
     Every ground-truth item brings ``num_negatives`` negatives drawn uniformly (without
-    replacement) from the items the user never interacted with in any split.
+    replacement) from the items the user never interacted with in ``split`` or an earlier
+    split (RecBole's phases: valid excludes train + valid, test every split), so validation
+    during training never reads the sealed test split.
     """
     if num_negatives < 1:
         raise ConfigError(f"num_negatives must be >= 1, got {num_negatives}", fix="set eval.num_negatives")
     names = _metric_names(metrics, ks)
     gt = interaction_csr(prepared, split, positive_only=True)
-    seen = interaction_csr(prepared, list(prepared.splits))
+    seen = interaction_csr(prepared, list(dict.fromkeys([*_earlier_splits(prepared, split), split])))
     acc = RankingAccumulator(names, num_items=gt.shape[1] - FIRST)
     generator = torch.Generator().manual_seed(seed)
     users = _eval_users(gt)

@@ -10,6 +10,7 @@ the epochs run and the process settings the key governs.
 
 from __future__ import annotations
 
+import logging
 import sys
 import typing
 from pathlib import Path
@@ -27,6 +28,7 @@ from recforge.core.config import apply_overrides  # noqa: E402
 from recforge.core.config_schema import ExperimentConfig  # noqa: E402
 from recforge.core.errors import ConfigError  # noqa: E402
 from recforge.core.experiment import train_on  # noqa: E402
+from recforge.core.train import TrainingDiverged  # noqa: E402
 from recforge.core.validation import Settings  # noqa: E402
 
 BASE = {"name": "keys", "experiment": "keys", "data": {"recipe": "synthetic"},
@@ -79,6 +81,9 @@ CHANGES: dict[str, tuple[list[str], list[str]]] = {
     "train.amp": ([], ["train.amp=true"]),
     "train.compile": ([], ["train.compile=true"]),
     "train.eval_batch_size": ([], ["train.eval_batch_size=7"]),
+    "train.calibrate": ([], ["train.calibrate=temperature"]),
+    "train.logloss_warn_margin": (["train.epochs=8", "train.lr=0.05"], ["train.epochs=8", "train.lr=0.05", "train.logloss_warn_margin=0"]),
+    "train.stop_on_nonfinite": (["train.lr=1e30"], ["train.lr=1e30", "train.stop_on_nonfinite=true"]),
     "eval.metrics": ([], ["eval.metrics=[auc]"]),
     "eval.k": (["eval.metrics=[auc, ndcg@10]"], ["eval.metrics=[auc, ndcg]", "eval.k=[5]"]),
     "eval.protocol": (["eval.metrics=[auc, ndcg@10]"], ["eval.metrics=[auc, ndcg@10]", "eval.protocol=sampled"]),
@@ -132,10 +137,15 @@ def outcome(prepared: Any, overrides: list[str], tmp_path: Path, monkeypatch: py
     threads = torch.get_num_threads()
     config = ExperimentConfig.parse(apply_overrides(BASE, overrides))
     run_dir = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+    warnings = WarningsSeen()
+    logging.getLogger("recforge").addHandler(warnings)
     try:
         result = train_on(config, prepared, run_dir)
         state = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
+    except TrainingDiverged as err:  # how a run fails is its outcome too
+        return ("diverged", str(err), tuple(warnings.messages))
     finally:
+        logging.getLogger("recforge").removeHandler(warnings)
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(False)
     test = prepared.splits["test"]
@@ -146,7 +156,18 @@ def outcome(prepared: Any, overrides: list[str], tmp_path: Path, monkeypatch: py
     metrics = {s: {k: round(v, 6) for k, v in m.items()} for s, m in result.splits.items()}
     losses = tuple(round(h["train.loss"], 6) for h in result.history)
     return (tuple(round(float(x), 6) for x in preds), repr(metrics), losses, result.epochs_run, state,
-            tuple(checkpoints), seen.get("eval_batch_size"), "compiled" in seen)
+            tuple(checkpoints), seen.get("eval_batch_size"), "compiled" in seen, tuple(warnings.messages))
+
+
+class WarningsSeen(logging.Handler):
+    """The warnings recforge logged during a run (part of its outcome)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def test_every_schema_key_is_proven() -> None:

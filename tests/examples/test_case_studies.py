@@ -147,11 +147,9 @@ def test_ecommerce_configs_are_plain_train_configs() -> None:
     files = sorted(CONFIGS.glob("*.yaml"))
     assert {f.stem for f in files} == {f"next-{v}" for v in SEQ_VARIANTS} | {f"ctr-{v}" for v in CTR_VARIANTS}
     for path in files:
-        config = load_config(path, [])
-        train = config.get("train") or {}
-        ranker = config["model"]["ranker"]
-        if (ranker if isinstance(ranker, str) else ranker["name"]) != "popular":  # popular is counted, not trained
-            assert train["epochs"] >= 1000 and train["patience"] >= 3, path.name
+        config = load_config(path, [])  # the typed config
+        if config.model.ranker.name != "popular":  # popular is counted, not trained
+            assert config.train.epochs >= 1000 and config.train.patience >= 3, path.name
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ transfers to items that never occurred in training).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -104,6 +104,8 @@ class SequentialRanker(StandaloneRanker):
     """
 
     task = "retrieval"
+    #: item vectors come from the item fields' encoders: ``model.encoders.<field>`` overrides them
+    model_keys: ClassVar[frozenset[str]] = StandaloneRanker.model_keys | {"encoders"}
 
     def __init__(self, num_users: int, num_items: int, params: Any, user_field: str, item_field: str, dim: int,
                  features: EntityFeatures, history: str, max_len: int) -> None:
