@@ -184,7 +184,15 @@ def main(argv: list[str] | None = None) -> Any:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     quiet_third_party_bars(as_json="--json" in args)
+    was_enabled = progress.enabled()
     progress.set_enabled("--json" not in args)
+    try:
+        return _main(args, debug)
+    finally:  # the switch is for this command only (main() may be called in process)
+        progress.set_enabled(was_enabled)
+
+
+def _main(args: list[str], debug: bool) -> Any:
     try:
         return cli.main(args=args, prog_name="recforge", standalone_mode=False)
     except click.exceptions.Abort:  # click turns Ctrl-C into Abort

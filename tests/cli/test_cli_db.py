@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 
 from recforge.cli import cli
@@ -18,12 +19,23 @@ def _db(*args: str) -> str:
     return result.stdout
 
 
+def _head_and_previous() -> tuple[str, str]:
+    """The newest migration and the one it revises ("base (empty)" when it is the first)."""
+    script = ScriptDirectory.from_config(schema_check.alembic_config())
+    head = script.get_revision(schema_check.head_revision())
+    assert head is not None and not isinstance(head.down_revision, tuple)
+    return head.revision, head.down_revision or "base (empty)"
+
+
 def _cycle(url_hint: str) -> None:
+    head, previous = _head_and_previous()
     assert "revision base (empty)" in _db("current") and "empty: run `recforge db upgrade`" in _db("current")
-    assert "revision 0001" in _db("upgrade")
-    assert "revision 0001 (code head 0001, up to date)" in _db("current")
-    assert "revision base (empty)" in _db("downgrade")  # one step from 0001 is base
-    assert "revision 0001" in _db("upgrade", "head")
+    assert f"revision {head}\n" in _db("upgrade")
+    assert f"revision {head} (code head {head}, up to date)" in _db("current")
+    assert f"revision {previous}\n" in _db("downgrade")  # one step back from the head
+    if previous != "base (empty)":
+        assert f"revision {previous} (code head {head}, behind: run `recforge db upgrade`)" in _db("current")
+    assert f"revision {head}\n" in _db("upgrade", "head")
     assert "revision base (empty)" in _db("downgrade", "base")
     assert url_hint in _db("current")
 

@@ -4,9 +4,11 @@ Every artifact kind the CLI writes is there, made the way a user makes it:
 
 * run 1 ``finished``: ``recforge train`` (ml100k-ctr LR, 2 epochs), then ``recforge analyze``
   (``analysis.json`` plus its PNGs) and ``recforge models register 1 ctr-lr``;
-* run 2 ``failed``: trained while its checkpoint folder is blocked by a file (a real write
-  fault); the store lives under a folder named ``store[/data/x]``, so the error and every
-  artifact path contain ``[/data/x]``, which Rich would read as a closing markup tag;
+* run 2 ``failed``: trained while the checkpoint folder of its second epoch is blocked by a
+  file (a real write fault after epoch 1's checkpoint and metric rows, which the trainer writes
+  in that order, so the failed run has metrics to chart); the store lives under a folder named
+  ``store[/data/x]``, so the error and every artifact path contain ``[/data/x]``, which Rich
+  would read as a closing markup tag;
 * run 3 ``interrupted``: Ctrl-C (a real ``KeyboardInterrupt`` in the training loop) after
   its first epoch was logged;
 * study ``lr[/data/x]`` (a name Rich would read as markup too): ``recforge tune`` over ``train.lr`` (2 trials of 1 epoch, random
@@ -88,9 +90,9 @@ def build_real_store(root: Path, tasks_dir: Path, datasets_dir: Path) -> RealSto
     _cli(env, "train", config, "--set", "train.epochs=2", *FAST)
     _cli(env, "analyze", "1", "--repeats", "1", "--max-rows", "2000", "--sample", "12")
     _cli(env, "models", "register", "1", "ctr-lr")
-    blocked = home / "artifacts" / "runs" / "2" / "checkpoints"
+    blocked = home / "artifacts" / "runs" / "2" / "checkpoints" / "epoch-0002"
     blocked.parent.mkdir(parents=True)
-    blocked.write_text("a file where the checkpoint folder goes\n")
+    blocked.write_text("a file where the checkpoint folder of epoch 2 goes\n")
     _cli(env, "train", config, "--set", "train.epochs=2", "--name", "blocked", *FAST)
     watcher = _interrupt_after_first_epoch(home / "recforge.db", 3)
     try:

@@ -114,7 +114,7 @@ def test_tune_records_trials_as_runs_prunes_resumes_and_exports(tmp_path):
     assert f"trial: {best_doc['number']} (run {best_doc['run_id']})" in header[1]
     assert f"valid.auc: {best_doc['value']:.4f}" in header[1] and header[2].startswith("# date: ")
     with Store.open() as store:
-        assert load_config(target) == store.get_run(best_doc["run_id"]).config
+        assert load_config(target).to_dict() == store.get_run(best_doc["run_id"]).config
     code, out = invoke("studies", "show", "nope")
     assert code == 1 and "study 'nope' does not exist" in out
 
