@@ -29,6 +29,11 @@ def list_plugins(as_json: bool) -> None:
 
     A plugin built for another plugin API is listed with its range and skipped.
     """
+    # commands resolve lazily (other commands never import plugins): run the plugins'
+    # register_commands hooks now, so a failing or clashing one shows its error here
+    load_commands = getattr(click.get_current_context().find_root().command, "_load_plugins", None)
+    if load_commands is not None:
+        load_commands()
     records = get_registry().plugin_list()
     if as_json:
         emit_json([r.to_dict() for r in records])

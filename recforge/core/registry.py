@@ -288,8 +288,10 @@ class Registry:
 
         A plugin command named like one that already exists (``runs``, or another plugin's)
         is taken back out and reported in ``recforge plugins list``: a plugin may add
-        commands, never replace them.
+        commands, never replace them. Built-in commands a lazy group declares but has not
+        imported yet (its ``lazy`` table) count as existing.
         """
+        declared = set(getattr(cli, "lazy", None) or ())
         for impl in self.pm.hook.register_commands.get_hookimpls():
             before = dict(cli.commands)
             _, err = guarded(lambda f=impl.function: f(cli=cli))
@@ -297,6 +299,10 @@ class Registry:
             replaced = sorted(n for n, cmd in before.items() if cli.commands.get(n) is not cmd)
             for cmd_name in replaced:
                 cli.commands[cmd_name] = before[cmd_name]
+            shadowed = sorted(n for n in cli.commands if n in declared and n not in before)
+            for cmd_name in shadowed:  # the lazy built-in resolves again on first use
+                del cli.commands[cmd_name]
+            replaced = sorted({*replaced, *shadowed})
             if record is None:
                 continue
             if err is not None:

@@ -44,12 +44,15 @@ from the tests' own tables; do not edit it by hand.
 
 ## The error contract
 
-Every failure ends as exactly one line on stderr, `error: <problem>; <fix>`, and a non-zero
-exit: 1 for a `RecforgeError`, 2 for command-line usage (click), 130 for Ctrl-C. Errors the
-code does not map (an `OSError`, or a bug) still get one line and exit 1; `--debug` shows the
-traceback instead. Each catalogue row runs through the real entry point
-(`recforge.cli.main`) and asserts: the exit code, a single `error:` line containing the
-expected fragment and a `; ` before the fix, no `Traceback`, no "unexpected" or "report it",
+Every failure ends with exactly one `error: <problem>; <fix>` line, the last line on stderr,
+and a non-zero exit: 1 for a `RecforgeError`, 2 for command-line usage (click), 130 for
+Ctrl-C. Without a terminal, progress lines (`preparing data (files): done in 0.4s`,
+`epoch 2/3  loss ...`) may precede the one error line; nothing else may. Errors the code does
+not map (an `OSError`, or a bug) still get one line and exit 1; `--debug` shows the traceback
+instead. Each catalogue row runs through the real entry point (`recforge.cli.main`) and
+asserts (`reliability_kit.error_line`): the exit code, a single `error:` line, the last one,
+after progress lines only, containing the expected fragment and a `; ` before the fix, no
+`Traceback`, no "unexpected" or "report it",
 and the same store before and after, read straight from SQLite without the code under test:
 `PRAGMA integrity_check` is `ok`, the same runs (id, status, error), the same row counts of
 params, metrics, artifacts and registered models, and the same files (sha256) under the
@@ -106,7 +109,7 @@ on another host the error says when the heartbeat makes it resumable and offers
 | a tampered saved model cannot force a huge allocation | the model is first built on the `meta` device and compared with the element count in the `model.safetensors` header | catalogue `model-vocab-tampered` |
 | a diverging run fails, never `finished` | a NaN/inf epoch loss or weight fails the run naming the epoch; `train.stop_on_nonfinite: true` stops at the first such step | `test_diverging_training_fails_the_run` |
 | a huge number never zeroes a feature | values beyond 1e150 or infinite are refused with column, file and row | catalogue `numeric-overflow`, `numeric-infinite` |
-| a plugin cannot take recforge down | import and hooks run under `recforge.core.plugin_guard.guarded` (every `BaseException` but a real SIGINT); commands of a plugin may not replace existing ones; an entry point named like a built-in plugin gets its own error row | `test_plugin_isolation.py` (real packages pip-installed into a layered venv: `sys.exit` and `KeyboardInterrupt` at import, `sys.exit` in a hook, a `runs` group, a built-in name; `plugins list`, `runs list`, `plugins uninstall` keep working; a real Ctrl-C still interrupts); catalogue `plugin-sys-exit-at-import`, `plugin-ctrl-c-at-import` |
+| a plugin cannot take recforge down | import and hooks run under `recforge.core.plugin_guard.guarded` (every `BaseException` but a real SIGINT); commands of a plugin may not replace existing ones (built-in commands not imported yet included), and `plugins list` runs the command hooks to show such errors; an entry point named like a built-in plugin gets its own error row | `test_plugin_isolation.py` (real packages pip-installed into a layered venv: `sys.exit` and `KeyboardInterrupt` at import, `sys.exit` in a hook, a `runs` group, a built-in name; `plugins list`, `runs list`, `plugins uninstall` keep working; a real Ctrl-C while `plugins list` imports them still interrupts); catalogue `plugin-sys-exit-at-import`, `plugin-ctrl-c-at-import` |
 | a full disk ends in one line with no partial files | `SafetensorError` carries the OS error (`os error 28`) and is mapped like `OSError`; SQLite's "database or disk is full" is a `StoreError`; JSON writes remove their temporary file | `test_real_faults.py` on a real 6 MB tmpfs: checkpoint, SQLite, JSON, end-to-end `recforge train` |
 | a read-only store can still be read | an unwritable SQLite file opens `mode=ro&immutable=1`, stale-run marking is skipped, writes are one line | `test_read_only_store_still_lists_and_shows` (tmpfs remounted read-only) |
 | CSV/TSV are parsed strictly | ragged rows and unterminated quotes with the line number, duplicate header names naming the file (`recforge.core.data.csv_check`) | catalogue `csv-ragged`, `csv-short-row`, `csv-unterminated-quote`, `csv-duplicate-column` |

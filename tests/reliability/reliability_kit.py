@@ -3,6 +3,8 @@
 * :func:`run_cli` runs ``recforge.cli.main`` in this process exactly as the console script
   does and returns ``(exit code, stdout, stderr)``: the one-line error contract lives in
   ``main``, so this is what a user sees.
+* :func:`error_line` (and :func:`final_line`) check the one-line error contract on stderr:
+  progress lines may come first, then exactly one ``error:`` line, the last, no traceback.
 * :func:`store_snapshot` reads the store's rows (runs with their status, and the number of
   params, metrics and artifacts) straight from SQLite, so "no change to stored runs" is
   checked without going through the code under test.
@@ -18,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -82,6 +85,33 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
     if code is None:
         code = 0
     return code if isinstance(code, int) else 1, out.getvalue(), err.getvalue()
+
+
+#: what a command may print to stderr before its last line without a terminal (recforge.core.progress):
+#: ``<stage>: done in 0.4s`` and ``epoch 2/3  loss ...  0.3s``
+PROGRESS_LINE = re.compile(r"^(?!error: )(epoch \d+/\d+(\s.*)?|.+: done in \d+(\.\d+)?s)$")
+
+
+def final_line(err: str) -> str:
+    """The last stderr line of a command that stopped, after checking the contract around it.
+
+    Progress lines (:data:`PROGRESS_LINE`) may precede it; nothing else may (no warning, no
+    second message, no traceback). Returns the last non-blank line.
+    """
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines, "stderr was empty"
+    stray = [line for line in lines[:-1] if not PROGRESS_LINE.match(line)]
+    assert not stray, f"stderr has lines other than progress before its last line {stray}:\n{err}"
+    return lines[-1]
+
+
+def error_line(err: str) -> str:
+    """The one ``error: ...`` line a failed command prints: exactly one, the last line of
+    stderr, no traceback; only progress lines may come before it. Returns that line."""
+    line = final_line(err)
+    assert line.startswith("error: "), f"the last stderr line is not an error line:\n{err}"
+    return line
 
 
 def store_snapshot(home: Path) -> Any:

@@ -1,7 +1,8 @@
 """The bad-input catalogue (``bad_input_cases.CASES``), one test per row.
 
 Every case must end with a non-zero exit, exactly one ``error: <problem>; <fix>`` line on
-stderr containing the expected fragment, no traceback, and the stored runs untouched (run
+stderr (its last line; only progress lines may come before it) containing the expected
+fragment, no traceback, and the stored runs untouched (run
 statuses and the row counts of params, metrics and artifacts read straight from SQLite).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import pytest
 from bad_input_cases import Case
 from hostile_input_cases import ALL_CASES as CASES
-from reliability_kit import Workspace, run_cli, store_snapshot
+from reliability_kit import Workspace, error_line, run_cli, store_snapshot
 
 
 def _param(case: Case) -> object:
@@ -30,10 +31,8 @@ def test_bad_input(case: Case, workspace: Workspace) -> None:
     before = store_snapshot(workspace.home)
     code, out, err = run_cli(*argv)
     after = store_snapshot(workspace.home)
-    lines = [line for line in err.splitlines() if line.strip()]
     assert "Traceback" not in err + out, err
-    assert len(lines) == 1 and lines[0].startswith("error: "), f"stderr was:\n{err}"
-    line = lines[0]
+    line = error_line(err)
     assert "unexpected" not in line and "report it" not in line, line  # the last-resort handler means an unmapped exception
     assert case.expect.lower() in line.lower(), line
     assert "; " in line, f"no fix after the problem: {line}"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_kit import Workspace, run_cli, store_snapshot
+from reliability_kit import Workspace, error_line, final_line, run_cli, store_snapshot
 
 EPOCHS = 3
 
@@ -48,7 +48,7 @@ def test_ctrl_c_before_the_run_exists_leaves_no_row(stage: str, target: str, wor
     monkeypatch.setattr(target, _ctrl_c)
     code, out, err = run_cli("train", _config(workspace))
     assert code == 130 and "Traceback" not in err + out
-    assert err.strip().splitlines() == ["error: aborted (Ctrl-C or a declined prompt); run the command again to redo it"]
+    assert error_line(err) == "error: aborted (Ctrl-C or a declined prompt); run the command again to redo it"
     assert store_snapshot(workspace.home) == before, f"Ctrl-C during {stage} left a run row"
 
 
@@ -99,7 +99,7 @@ def test_ctrl_c_during_training_ends_interrupted_and_resumes(stage: str, workspa
         code, out, err = run_cli("train", _config(workspace))
     run_id, status, error = _new_run_after(workspace, reference_runs=2)
     assert code == 130 and "Traceback" not in err
-    assert err.strip().splitlines() == [f"run {run_id} interrupted; continue it with `recforge resume {run_id}`"]
+    assert final_line(err) == f"run {run_id} interrupted; continue it with `recforge resume {run_id}`"
     assert status == "interrupted" and error is None
     folder = workspace.home / "artifacts" / "runs" / str(run_id) / "checkpoints"
     done = sorted(p.name for p in folder.glob("epoch-*") if (p / "state.json").is_file()) if folder.is_dir() else []
@@ -132,10 +132,10 @@ def test_disk_full_while_writing_a_checkpoint(workspace: Workspace, monkeypatch:
         patch.setattr(saved_model, "save_tensors", full_disk)
         code, out, err = run_cli("train", _config(workspace))
     run_id, status, error = _new_run_after(workspace, reference_runs=2)
-    lines = err.strip().splitlines()
-    assert code == 1 and len(lines) == 1 and "Traceback" not in err, err
-    assert "cannot write the checkpoint" in lines[0] and "No space left on device" in lines[0]
-    assert "free disk space" in lines[0] and "recforge resume" in lines[0]
+    line = error_line(err)
+    assert code == 1, err
+    assert "cannot write the checkpoint" in line and "No space left on device" in line
+    assert "free disk space" in line and "recforge resume" in line
     assert status == "failed" and "No space left on device" in error
     folder = workspace.home / "artifacts" / "runs" / str(run_id) / "checkpoints"
     assert sorted(p.name for p in folder.iterdir()) == ["epoch-0001"]  # no half-written epoch 2
@@ -158,7 +158,7 @@ def test_disk_full_while_saving_the_model(workspace: Workspace, monkeypatch: pyt
     monkeypatch.setattr(saved_model, "save_tensors", full_disk)
     code, _out, err = run_cli("train", _config(workspace))
     run_id, status, error = _new_run_after(workspace, reference_runs=1)
-    assert code == 1 and err.count("error: ") == 1 and "cannot write the saved model" in err
+    assert code == 1 and "cannot write the saved model" in error_line(err), err
     assert status == "failed" and "No space left on device" in error
     run_dir = workspace.home / "artifacts" / "runs" / str(run_id)
     assert not (run_dir / "model.tmp").exists() and not (run_dir / "model").exists()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_kit import finish, last_json, recforge, spawn, write_splits
+from reliability_kit import error_line, finish, last_json, recforge, spawn, write_splits
 
 STAGES = ("data-prep", "mid-epoch", "checkpoint-write", "metrics-write", "final-save")
 PAUSE = str(Path(__file__).with_name("pause_at.py"))
@@ -141,7 +141,7 @@ def test_resume_of_a_live_run_says_who_runs_it(tmp_path: Path, killed: dict[str,
     try:
         wait_ready(victim, ready, "mid-epoch")
         code, out, err = finish(recforge(home, "resume", "1"))
-        assert code == 1 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+        assert code == 1 and error_line(err), err
         assert f"pid {victim.pid}" in err and "alive" in err and "report it" not in err
     finally:
         victim.kill()

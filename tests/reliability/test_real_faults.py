@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from reliability_kit import last_json, run_cli, store_snapshot
+from reliability_kit import error_line, last_json, run_cli, store_snapshot
 
 from recforge.core.errors import ArtifactError, StoreError
 
@@ -118,10 +118,10 @@ def test_train_on_a_full_disk_ends_with_one_line_and_no_partial_files(tmpfs: Pat
     config_file.write_text(yaml.safe_dump({**config, "model": {**config["model"], "embedding_dim": 512}}))
     fill(tmpfs, 400_000)
     code, out, err = run_cli("train", str(config_file))
-    lines = err.strip().splitlines()
-    assert code == 1 and len(lines) == 1 and lines[0].startswith("error: "), err
-    assert ("No space left on device" in lines[0] or "disk holding the store is full" in lines[0]), lines[0]
-    assert "report it" not in lines[0]
+    line = error_line(err)
+    assert code == 1, err
+    assert ("No space left on device" in line or "disk holding the store is full" in line), line
+    assert "report it" not in line
     assert leftovers(home) == []
 
 
@@ -162,6 +162,5 @@ def test_read_only_store_still_lists_and_shows(read_only_home: Path, monkeypatch
     assert code == 0 and [m["name"] for m in last_json(out)] == ["ranker"], err
     before = store_snapshot(read_only_home)
     code, out, err = run_cli("runs", "delete", str(run_id), "-y", "--cascade")
-    lines = err.strip().splitlines()
-    assert code == 1 and len(lines) == 1 and "the store is read-only" in lines[0], err
+    assert code == 1 and "the store is read-only" in error_line(err), err
     assert store_snapshot(read_only_home) == before

@@ -14,14 +14,20 @@ from recforge.core.errors import ArtifactError, ConfigError
 
 
 def model_folder(store: Any, run_id: int) -> Path:
-    """The run's saved-model folder: its newest ``model`` artifact, else ``<run dir>/model``."""
+    """The run's saved-model folder: ``<run dir>/model`` under this store's home, else its newest
+    ``model`` artifact.
+
+    The run folder comes first: artifact rows hold absolute paths, which point into the old
+    place once a RECFORGE_HOME is copied or moved, and loading from there would bypass (and
+    never check) the files of this home.
+    """
     run = store.get_run(run_id)
+    here = Path(store.run_dir(run_id)) / "model"
+    if here.is_dir():
+        return here
     models = [a for a in getattr(run, "artifacts", []) if a.kind == "model" and Path(a.path).is_dir()]
     if models:
         return Path(sorted(models, key=lambda a: a.id)[-1].path)
-    fallback = Path(store.run_dir(run_id)) / "model"
-    if fallback.is_dir():
-        return fallback
     raise ArtifactError(f"run {run_id} has no saved model (status {getattr(run, 'status', '?')})",
                         fix="train it to completion with `recforge train`, or pick another run from `recforge runs list`")
 
