@@ -161,6 +161,8 @@ def config_error(err: ValidationError, prefix: str, model: type[BaseModel] | Non
     """The first problem of a pydantic error as the one-line ``ConfigError`` users see."""
     first = err.errors(include_url=False)[0]
     loc = _loc(first)
+    if first["type"] == "extra_forbidden" and first["loc"]:  # the last part is the user's key, whatever it looks like
+        loc = (*_loc({"loc": tuple(first["loc"])[:-1]}), first["loc"][-1])
     key = ".".join([prefix, *(str(p) for p in loc if not isinstance(p, int))] if prefix else
                    (str(p) for p in loc if not isinstance(p, int)))
     key += "".join(f"[{p}]" for p in loc if isinstance(p, int))
