@@ -35,6 +35,7 @@ import torch
 
 from benchmarks.harness import Result, echo
 from benchmarks.suites import Options, SuiteOutput
+from recforge.serving.process import ServeProcess
 
 REPO = Path(__file__).resolve().parents[2]
 CONCURRENCY = (1, 8, 32)
@@ -55,37 +56,6 @@ def _cli(env: dict[str, str], *args: str) -> str:
     if proc.returncode != 0:
         raise RuntimeError(f"recforge {' '.join(args)}: {proc.stderr[-1500:]}")
     return proc.stdout
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Server:
-    def __init__(self, env: dict[str, str], model: str, *extra: str) -> None:
-        import httpx
-
-        self.port = _free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "recforge", "serve", model, "--port", str(self.port), *extra],
-                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(600):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read()[-1500:]}")
-            try:
-                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
 
 
 # --------------------------------------------------------------------------- load client
@@ -154,7 +124,7 @@ def load_test(env: dict[str, str], model: str, label: str, duration: float) -> l
     users = [u for u in loaded.data.featuremap.raw_of(loaded.data.user_field, list(range(2, 202))) if u is not None]
     bodies = [json.dumps({"user": str(u), "k": 10}).encode() for u in users]
     local = _in_process_p50(env, model, [str(u) for u in users], 200)
-    server = _Server(env, model)
+    server = ServeProcess(model, env=env)
     out = []
     try:
         for c in CONCURRENCY:
@@ -244,7 +214,7 @@ def new_item_test(tmp: Path, epochs: int) -> Result:
     cfg.write_text(yaml.safe_dump(office_config(epochs)))
     echo("serve: training the office two-tower text model (50 products held out)")
     run = json.loads(_cli(env, "train", str(cfg), "--json"))
-    server = _Server(env, str(run["run_id"]))
+    server = ServeProcess(str(run["run_id"]), env=env)
     try:
         items = [{"item_id": k, "title": v.get("title", "")} for k, v in held.items()]
         added = httpx.post(server.url + "/items", json={"items": items}, timeout=600).json()
@@ -286,7 +256,7 @@ def new_item_test(tmp: Path, epochs: int) -> Result:
 def hot_swap_test(env: dict[str, str], run_id: int) -> Result:
     _cli(env, "models", "register", str(run_id), "swap")
     _cli(env, "models", "promote", "swap", "1", "production")
-    server = _Server(env, "swap@production", "--poll", "0.5")
+    server = ServeProcess("swap@production", "--poll", "0.5", env=env)
     try:
         from recforge.services.model_refs import open_model
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from click.testing import CliRunner
+
+from recforge.serving.process import ServeProcess
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -104,24 +104,16 @@ async def shoot(out: Path) -> None:
     store.close()
 
 
-def start_server(port: int = 18765) -> subprocess.Popen[bytes]:
+def start_server(port: int = 18765) -> ServeProcess:
     """``recforge serve ctr-deepfm@staging`` on 127.0.0.1 with some traffic; the console polls it."""
     import httpx
 
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "recforge", "serve", "ctr-deepfm@staging", "--port", str(port)],
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    for _ in range(600):
-        try:
-            httpx.get(url + "/health", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    server = ServeProcess("ctr-deepfm@staging", env={**os.environ, "PYTHONPATH": str(REPO)}, port=port)
     for user in range(1, 41):
-        httpx.post(url + "/recommend", json={"user": str(user), "k": 10}, timeout=30)
-        httpx.get(url + f"/similar/{user}", timeout=30)
-    os.environ["RECFORGE_SERVE_URL"] = url
-    return proc
+        httpx.post(server.url + "/recommend", json={"user": str(user), "k": 10}, timeout=30)
+        httpx.get(server.url + f"/similar/{user}", timeout=30)
+    os.environ["RECFORGE_SERVE_URL"] = server.url
+    return server
 
 
 async def traffic_then_shoot(app: object, pilot: object, save: object) -> None:
@@ -146,8 +138,7 @@ def main() -> None:
         try:
             asyncio.run(shoot(HERE))
         finally:
-            server.terminate()
-            server.wait(timeout=15)
+            server.stop()
     for old in HERE.glob("*.png"):
         old.unlink()
     print(f"saved {len(list(HERE.glob('*.svg')))} SVG screenshots to {HERE}")

@@ -7,13 +7,13 @@ starts a server over its own CLI-made store with the same :class:`Server`.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
+from recforge.serving.process import ServeProcess, free_port
+
+__all__ = ["Server", "cli_env", "free_port", "run_cli"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,36 +33,8 @@ def run_cli(home: Path, *args: str, check: bool = True) -> subprocess.CompletedP
     return proc
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """``recforge serve`` in a subprocess; ``url`` once /health answers."""
+class Server(ServeProcess):
+    """``recforge serve`` over the store in ``home`` (``url`` once /health answers)."""
 
     def __init__(self, home: Path, model: str, *extra: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**cli_env(home), **(env or {})}
-        self.proc = subprocess.Popen([sys.executable, "-m", "recforge", "serve", model, "--port", str(self.port), *extra],
-                                     env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited: {self.proc.stderr.read()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        self.stop()
-        raise AssertionError("server did not start in 120 s")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        super().__init__(model, *extra, env={**cli_env(home), **(env or {})})
