@@ -1,12 +1,16 @@
-"""``recforge components list|show``: browse the component catalogue."""
+"""``recforge components list|show``: browse the component catalogue.
+
+Both read the cached catalogue (:mod:`recforge.cli._catalogue`): no plugin and no torch is
+imported unless a plugin changed since the last listing.
+"""
 
 from __future__ import annotations
 
 import click
 
+from recforge.cli._catalogue import RELOAD_HELP, catalogue
 from recforge.cli._output import emit_json, emit_table
-from recforge.core.components import KINDS
-from recforge.core.registry import get_registry
+from recforge.core.catalogue import KINDS
 from recforge.services.text import plain_doc
 
 
@@ -19,9 +23,10 @@ def components() -> None:
 @click.argument("pattern", required=False)
 @click.option("--kind", type=click.Choice(KINDS), help="Only this kind.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_components(pattern: str | None, kind: str | None, as_json: bool) -> None:
+@click.option("--reload", is_flag=True, help=RELOAD_HELP)
+def list_components(pattern: str | None, kind: str | None, as_json: bool, reload: bool) -> None:
     """List components, optionally filtered by KIND and a wildcard PATTERN (e.g. 'text-*')."""
-    infos = get_registry().list(kind, pattern)
+    infos = catalogue(reload).list(kind, pattern)
     if as_json:
         emit_json([i.to_dict() for i in infos])
         return
@@ -35,9 +40,10 @@ def list_components(pattern: str | None, kind: str | None, as_json: bool) -> Non
 @components.command("show")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show_component(name: str, as_json: bool) -> None:
+@click.option("--reload", is_flag=True, help=RELOAD_HELP)
+def show_component(name: str, as_json: bool, reload: bool) -> None:
     """Show a component's parameters (types, defaults, help) and its documentation."""
-    info = get_registry().get(name)
+    info = catalogue(reload).get(name)
     if as_json:
         emit_json(info.to_dict(full=True))
         return

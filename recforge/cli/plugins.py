@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import click
 
+from recforge.cli._catalogue import RELOAD_HELP, catalogue
 from recforge.cli._output import emit_json, emit_table
 from recforge.cli.plugins_new import new_plugin
 from recforge.core.errors import PluginError
 from recforge.core.plugin_api import API_VERSION
-from recforge.core.registry import get_registry
 from recforge.services.plugins import pip_argv, run_pip
 
 
@@ -24,17 +24,14 @@ def plugins() -> None:
 
 @plugins.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_plugins(as_json: bool) -> None:
+@click.option("--reload", is_flag=True, help=RELOAD_HELP)
+def list_plugins(as_json: bool, reload: bool) -> None:
     """List plugins with their version, supported plugin API, components and load error.
 
-    A plugin built for another plugin API is listed with its range and skipped.
+    A plugin built for another plugin API is listed with its range and skipped. The list comes
+    from the cached catalogue, rebuilt by itself when a plugin or an installed package changed.
     """
-    # commands resolve lazily (other commands never import plugins): run the plugins'
-    # register_commands hooks now, so a failing or clashing one shows its error here
-    load_commands = getattr(click.get_current_context().find_root().command, "_load_plugins", None)
-    if load_commands is not None:
-        load_commands()
-    records = get_registry().plugin_list()
+    records = catalogue(reload).plugin_list()
     if as_json:
         emit_json([r.to_dict() for r in records])
         return

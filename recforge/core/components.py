@@ -36,9 +36,8 @@ from typing import Any, ClassVar, Literal, get_args, get_origin
 import torch
 from torch import Tensor, nn
 
+from recforge.core.catalogue import KINDS, ParamSpec  # noqa: F401 - torch-free; re-exported here
 from recforge.core.errors import ConfigError
-
-KINDS: tuple[str, ...] = ("encoder", "interaction", "ranker", "model", "dataset")
 
 
 def param(default: Any, help: str, **extra: Any) -> Any:
@@ -51,26 +50,6 @@ def param(default: Any, help: str, **extra: Any) -> Any:
         value = default
         return dataclasses.field(default_factory=lambda: type(value)(value), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter of a component: what the catalogue shows and validation uses."""
-
-    name: str
-    type: str
-    default: Any
-    help: str
-    choices: tuple[Any, ...] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "default": self.default,
-            "help": self.help,
-            "choices": list(self.choices) if self.choices else None,
-        }
 
 
 @dataclass

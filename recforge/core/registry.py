@@ -13,14 +13,13 @@ error while everything else keeps working.
 
 from __future__ import annotations
 
-import fnmatch
 import importlib
 import importlib.metadata
 import logging
 import os
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -28,15 +27,15 @@ import pluggy
 
 import recforge
 from recforge.core import hookspecs
+from recforge.core.catalogue import ALLOWLIST_ENV, Catalogue, ComponentEntry, PluginRecord
+from recforge.core.components import Component, param_specs
+from recforge.core.errors import PluginError
 from recforge.core.plugin_api import check_plugin_api
-from recforge.core.components import KINDS, Component, ParamSpec, param_specs
-from recforge.core.errors import PluginError, unknown_name
 from recforge.core.plugin_guard import describe, guarded
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "recforge"
-ALLOWLIST_ENV = "RECFORGE_LOAD_PLUGINS"
 HOOK_FOR_KIND = {
     "encoder": "register_encoders",
     "interaction": "register_interactions",
@@ -47,67 +46,19 @@ HOOK_FOR_KIND = {
 
 
 @dataclass
-class ComponentInfo:
-    """Catalogue entry for one component."""
+class ComponentInfo(ComponentEntry):
+    """Catalogue entry for one loaded component: the entry plus the class that builds it."""
 
-    name: str
-    kind: str
     cls: type[Component]
-    plugin: str
-    plugin_version: str
-    version: str
-    params: list[ParamSpec]
-    doc: str
-
-    @property
-    def summary(self) -> str:
-        return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
-
-    def to_dict(self, full: bool = False) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "name": self.name,
-            "kind": self.kind,
-            "plugin": self.plugin,
-            "plugin_version": self.plugin_version,
-            "version": self.version,
-            "summary": self.summary,
-        }
-        if full:
-            data["params"] = [p.to_dict() for p in self.params]
-            data["doc"] = self.doc
-        return data
 
 
-@dataclass
-class PluginRecord:
-    """A plugin that was found: where it came from, what it registered, or why it failed."""
-
-    name: str
-    version: str
-    origin: str  # "builtin" or "entrypoint"
-    components: list[str] = field(default_factory=list)
-    error: str | None = None
-    api: str = ""  # the plugin API range it declares (RECFORGE_API), "" when undeclared
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "origin": self.origin,
-            "components": list(self.components),
-            "error": self.error,
-            "api": self.api,
-        }
-
-
-class Registry:
+class Registry(Catalogue[ComponentInfo]):
     """The plugin manager plus the catalogue of every registered component."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self.plugins: dict[str, PluginRecord] = {}
-        self.components: dict[str, ComponentInfo] = {}
 
     # ------------------------------------------------------------------ loading
     def load_builtins(self) -> None:
@@ -248,41 +199,7 @@ class Registry:
         """Register an already-imported module or object as a plugin."""
         return self.add_plugin(name or module.__name__, lambda: module, version=version, origin="manual")
 
-    # ------------------------------------------------------------------ catalogue
-    def get(self, name: str, kind: str | None = None) -> ComponentInfo:
-        """Look a component up by name; unknown names fail with a suggestion."""
-        info = self.components.get(name)
-        if info is None or (kind is not None and info.kind != kind):
-            choices = [c.name for c in self.components.values() if kind is None or c.kind == kind]
-            broken = [p for p in self.plugins.values() if p.error]
-            hint = "".join(f"; plugin '{p.name}' failed to load ({p.error})" for p in broken[:2])
-            raise unknown_name(
-                kind or "component",
-                name,
-                choices,
-                fix=f"run `recforge components list{' --kind ' + kind if kind else ''}` to see them{hint}"
-                + ("; fix or uninstall it (see `recforge plugins list`)" if broken else ""),
-            )
-        return info
-
-    def has(self, name: str, kind: str | None = None) -> bool:
-        info = self.components.get(name)
-        return info is not None and (kind is None or info.kind == kind)
-
-    def list(self, kind: str | None = None, pattern: str | None = None) -> list[ComponentInfo]:
-        """Components of ``kind`` (all kinds when None) whose name matches the wildcard ``pattern``."""
-        if kind is not None and kind not in KINDS:
-            raise unknown_name("component kind", kind, KINDS, fix=f"use one of {', '.join(KINDS)}")
-        out = [
-            c
-            for c in self.components.values()
-            if (kind is None or c.kind == kind) and (pattern is None or fnmatch.fnmatch(c.name, pattern))
-        ]
-        return sorted(out, key=lambda c: (KINDS.index(c.kind), c.name))
-
-    def plugin_list(self) -> list[PluginRecord]:
-        return sorted(self.plugins.values(), key=lambda p: (p.origin != "builtin", p.name))
-
+    # ------------------------------------------------------------------ commands
     def add_commands(self, cli: Any) -> None:
         """Let every loaded plugin add CLI commands; a failing plugin is recorded, not fatal.
 
