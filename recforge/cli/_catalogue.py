@@ -8,6 +8,8 @@ commands included, so a plugin whose command hook fails or clashes shows that er
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from recforge.core.catalogue import Catalogue, ComponentEntry
@@ -26,8 +28,20 @@ def _load_live() -> Catalogue[ComponentEntry]:
     return get_registry()
 
 
+def _loaded_in_this_process() -> bool:
+    """Whether this process loaded the registry already (checked without importing it).
+
+    Then it is the truth for this process, plugins registered at run time included, and
+    costs nothing more: the listing shows it rather than the index.
+    """
+    registry = sys.modules.get("recforge.core.registry")
+    return registry is not None and registry.loaded_registry() is not None
+
+
 def catalogue(reload: bool = False) -> Catalogue[ComponentEntry]:
     """Plugins and components from the index (``reload``: load every plugin now and re-store it)."""
+    if not reload and _loaded_in_this_process():
+        return _load_live()
     return cached_catalogue(_load_live, reload=reload)
 
 

@@ -165,8 +165,9 @@ class ComponentIndex(Catalogue[ComponentEntry]):
         return index
 
 
-def index_path() -> Path:
-    return paths.home() / "cache" / "component-index" / "index.json"
+def index_path(home: Path | None = None) -> Path:
+    """Where the index of ``home`` (default: ``RECFORGE_HOME``) is stored."""
+    return (home if home is not None else paths.home()) / "cache" / "component-index" / "index.json"
 
 
 def read_index(key: str) -> ComponentIndex | None:

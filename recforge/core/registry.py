@@ -254,6 +254,11 @@ def get_registry() -> Registry:
     return _REGISTRY
 
 
+def loaded_registry() -> Registry | None:
+    """The process-wide registry if something in this process loaded it already, else None."""
+    return _REGISTRY
+
+
 def reset_registry() -> None:
     """Forget the loaded registry (next :func:`get_registry` reloads); for tests and installs."""
     global _REGISTRY

@@ -9,20 +9,21 @@ Every artifact kind the CLI writes is there, made the way a user makes it:
   in that order, so the failed run has metrics to chart); the store lives under a folder named
   ``store[/data/x]``, so the error and every artifact path contain ``[/data/x]``, which Rich
   would read as a closing markup tag;
-* run 3 ``interrupted``: Ctrl-C (a real ``KeyboardInterrupt`` in the training loop) after
-  its first epoch was logged;
+* run 3 ``interrupted``: Ctrl-C (a real SIGINT, raised in the training loop right after its
+  first epoch's metric rows are stored, so the run looks the same on every machine);
 * study ``lr[/data/x]`` (a name Rich would read as markup too): ``recforge tune`` over ``train.lr`` (2 trials of 1 epoch, random
   sampler, no pruner), whose trials are runs 4 and 5.
 """
 
 from __future__ import annotations
 
-import _thread
 import json
-import threading
-import time
+import signal
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from unittest.mock import patch
 
 from click.testing import CliRunner
 
@@ -60,24 +61,28 @@ def _cli(env: dict[str, str], *args: str) -> str:
     return result.output
 
 
-def _interrupt_after_first_epoch(db: Path, run_id: int) -> threading.Thread:
-    """Send Ctrl-C to the main thread once ``run_id`` has logged an epoch."""
+@contextmanager
+def _ctrl_c_after_first_epoch(run_id: int) -> Iterator[None]:
+    """A real SIGINT to this process right after ``run_id`` stored its epoch-1 metric rows.
 
-    def watch() -> None:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            time.sleep(0.2)
-            try:
-                with Store.open(f"sqlite:///{db}") as store:
-                    if store.get_run(run_id).status == "running" and store.latest_metrics(run_id):
-                        _thread.interrupt_main()
-                        return
-            except Exception:  # noqa: BLE001 - the run is not created yet
-                continue
+    Sent from the main thread inside the trainer's own call, so Python raises the
+    ``KeyboardInterrupt`` at that exact point on every machine (a watcher thread polling the
+    store raced the training loop and, on a loaded machine, missed it altogether).
+    """
+    log_metrics = Store.log_metrics
 
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+    def log_then_interrupt(self: Store, run: int, metrics: Mapping[str, float], step: int = 0) -> None:
+        log_metrics(self, run, metrics, step)
+        if run == run_id and step == 1:
+            signal.raise_signal(signal.SIGINT)
+
+    # Python's own Ctrl-C handler, as in a terminal (a shell starts background jobs with SIGINT ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with patch.object(Store, "log_metrics", log_then_interrupt):
+            yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def build_real_store(root: Path, tasks_dir: Path, datasets_dir: Path) -> RealStore:
@@ -94,13 +99,8 @@ def build_real_store(root: Path, tasks_dir: Path, datasets_dir: Path) -> RealSto
     blocked.parent.mkdir(parents=True)
     blocked.write_text("a file where the checkpoint folder of epoch 2 goes\n")
     _cli(env, "train", config, "--set", "train.epochs=2", "--name", "blocked", *FAST)
-    watcher = _interrupt_after_first_epoch(home / "recforge.db", 3)
-    try:
-        _cli(env, "train", config, "--set", "train.epochs=500", "--set", "train.patience=500", "--name", "stopped",
-             *FAST)
-    except KeyboardInterrupt:  # landed outside the trainer's own handler: the run is still marked below
-        pass
-    watcher.join(timeout=10)
+    with _ctrl_c_after_first_epoch(3):
+        _cli(env, "train", config, "--set", "train.epochs=3", "--name", "stopped", *FAST)
     space = root / "space.yaml"
     space.write_text(json.dumps({"train.lr": {"log_uniform": [1.0e-3, 1.0e-1]}}))  # JSON is YAML
     _cli(env, "tune", config, "--space", str(space), "--trials", "2", "--sampler", "random", "--pruner", "none",

@@ -83,7 +83,7 @@ def test_plugins_list_shows_the_api_column(monkeypatch: pytest.MonkeyPatch) -> N
 
     registry = Registry()
     registry.register_module(_future_plugin("future_plugin"), version="9.0")
-    monkeypatch.setattr(plugins_cli, "get_registry", lambda: registry)
+    monkeypatch.setattr(plugins_cli, "catalogue", lambda reload=False: registry)
     table = CliRunner().invoke(cli, ["plugins", "list"], terminal_width=200).stdout
     assert "plugin API 1.0" in table and "future_plugin" in table and ">=2.0,<3" in table
 
