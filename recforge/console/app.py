@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
+from recforge.console.formatting import PathAlias
 from recforge.console.screens.compare import CompareScreen
 from recforge.console.screens.components import ComponentsScreen
 from recforge.console.screens.confirm import ConfirmDialog
@@ -80,6 +81,8 @@ class RecforgeConsole(App[None]):
         store: the store to show (default: :meth:`Store.open`, as the CLI does).
         refresh_s: seconds between live refreshes of the runs table, run detail and the Serving
             view's polls (None: no timer; tests).
+        path_alias: show a folder under another name in paths and messages (tests pin the
+            store's temporary folder with it; default: paths as they are).
     """
 
     CSS_PATH = "app.tcss"
@@ -91,10 +94,16 @@ class RecforgeConsole(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, store: Store | None = None, refresh_s: float | None = 2.0) -> None:
+    def __init__(self, store: Store | None = None, refresh_s: float | None = 2.0,
+                 path_alias: PathAlias | None = None) -> None:
         super().__init__()
         self.store = store if store is not None else open_store()
         self.refresh_s = refresh_s
+        self.path_alias = path_alias
+
+    def shown_path(self, text: str) -> str:
+        """``text`` (a path or a message naming one) as the console shows it."""
+        return self.path_alias.apply(text) if self.path_alias is not None else text
 
     def on_mount(self) -> None:
         for section in SECTIONS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 STATUS_STYLE = {
@@ -51,3 +52,18 @@ def plain(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, default=str, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class PathAlias:
+    """Show the folder ``root`` as ``label`` wherever a path or message names it.
+
+    The console shows paths as they are (no alias) unless given one; the snapshot tests give
+    the store's temporary folder a fixed label, so the SVGs do not depend on where pytest put it.
+    """
+
+    root: str
+    label: str
+
+    def apply(self, text: str) -> str:
+        return text.replace(self.root, self.label) if self.root else text

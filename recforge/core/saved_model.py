@@ -256,7 +256,7 @@ def _items_json(prepared: Any) -> dict[str, Any]:
     frame = getattr(prepared, "item_meta", None)
     if frame is not None and len(frame):
         lookup = {str(k): i for i, k in enumerate(frame.index)}
-        for col in frame.columns:
+        for col in sorted(frame.columns, key=str):  # same file (and hash) whatever order the recipe built
             values = frame[col].tolist()
             meta[str(col)] = [None if r is None or str(r) not in lookup else _plain(values[lookup[str(r)]]) for r in ids]
     return {"item_field": item, "ids": ids, "meta": meta}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -82,18 +83,23 @@ def _run(store: Store, config: dict, auc: list[float], logloss: list[float], sta
 
 
 def pin_timestamps(store: Store) -> None:
-    """Rewrite every timestamp: started/created = T0 + id minutes, ended = +95 s, heartbeat too."""
+    """Rewrite every timestamp: T0 + row id minutes, ends (``ended_at``, ``heartbeat_at``) 95 s later.
+
+    Times are the one thing that differs between two sessions that run the same commands.
+    """
     with store.engine.begin() as conn:
         insp = inspect(conn)
         for table in insp.get_table_names():
             cols = [c["name"] for c in insp.get_columns(table) if isinstance(c["type"], DateTime)]
+            keyed = "id" in {c["name"] for c in insp.get_columns(table)}
             for col in cols:
-                conn.execute(text(f"UPDATE {table} SET {col} = :t WHERE {col} IS NOT NULL"), {"t": T0})
-        for col, offset in (("started_at", 0), ("created_at", 0), ("ended_at", 95), ("heartbeat_at", 95)):
-            rows = conn.execute(text(f"SELECT id FROM runs WHERE {col} IS NOT NULL")).fetchall()
-            for (run_id,) in rows:
-                value = T0 + dt.timedelta(minutes=run_id, seconds=offset)
-                conn.execute(text(f"UPDATE runs SET {col} = :t WHERE id = :i"), {"t": value, "i": run_id})
+                offset = 95 if col in ("ended_at", "heartbeat_at") else 0
+                if not keyed:
+                    conn.execute(text(f"UPDATE {table} SET {col} = :t WHERE {col} IS NOT NULL"), {"t": T0})
+                    continue
+                for (row_id,) in conn.execute(text(f"SELECT id FROM {table} WHERE {col} IS NOT NULL")).fetchall():
+                    value = T0 + dt.timedelta(minutes=row_id, seconds=offset)
+                    conn.execute(text(f"UPDATE {table} SET {col} = :t WHERE id = :i"), {"t": value, "i": row_id})
 
 
 def fill_store(store: Store) -> dict[str, int]:
@@ -135,6 +141,26 @@ def filled(store: Store) -> SimpleNamespace:
 def real_store(tmp_path_factory: pytest.TempPathFactory, tasks_dir: Path, datasets_dir: Path) -> RealStore:
     """A store made by the real CLI (train, analyze, register, a failed and an interrupted run)."""
     return build_real_store(tmp_path_factory.mktemp("real"), tasks_dir, datasets_dir)
+
+
+@pytest.fixture(scope="session")
+def pinned_real_db(real_store: RealStore, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the real store's database whose timestamps (and only those) are pinned.
+
+    Everything else stays as the CLI wrote it: runs, metrics, params, artifacts (paths, sizes,
+    hashes), models, the study. The copy is taken with SQLite's backup API (the store runs in
+    WAL mode), so the session's real store is left untouched for the other tests.
+    """
+    copy = tmp_path_factory.mktemp("pinned") / "recforge.db"
+    source, target = sqlite3.connect(real_store.home / "recforge.db"), sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    with Store.open(f"sqlite:///{copy}") as store:
+        pin_timestamps(store)
+    return copy
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ checkpoint), delete (confirmed), register as a model, export the config + metric
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
@@ -72,7 +73,8 @@ class RunDetailScreen(ConsoleScreen):
         self.detail = detail = run_detail(self.store, self.run_id)
         row = detail.row
         yield Header()
-        yield Static(self._summary(detail), id="run-summary", classes="summary", markup=False)
+        yield Static(self._summary(detail, self.console.shown_path), id="run-summary", classes="summary",
+                     markup=False)
         with TabbedContent(id="run-tabs"):
             with TabPane("Metrics", id="tab-metrics"):
                 with Horizontal(classes="curves"):
@@ -93,7 +95,8 @@ class RunDetailScreen(ConsoleScreen):
                 yield _table(
                     "artifacts-table",
                     ("kind", "path", "size", "sha256"),
-                    [(a.kind, _short_path(a.path), str(a.size), a.sha256[:12]) for a in detail.artifacts],
+                    [(a.kind, _short_path(self.console.shown_path(a.path)), str(a.size), a.sha256[:12])
+                     for a in detail.artifacts],
                 )
             with TabPane("Versions", id="tab-versions"):
                 yield _table(
@@ -127,7 +130,7 @@ class RunDetailScreen(ConsoleScreen):
             yield Static(Text("charts: " + ", ".join(Path(p).name for p in view.plots), style="dim"))
 
     @staticmethod
-    def _summary(detail: RunDetail) -> Text:
+    def _summary(detail: RunDetail, shown_path: Callable[[str], str]) -> Text:
         """Plain text (never markup): names, statuses and errors are user text."""
         row = detail.row
         text = Text()
@@ -137,7 +140,7 @@ class RunDetailScreen(ConsoleScreen):
                     f" · seed {detail.seed}")
         text.append(f"\nstarted {fmt.timestamp(row.started_at) or '-'} · took {fmt.duration(row.duration_s) or '-'}")
         if detail.error:
-            text.append(f"\nerror: {detail.error}", style="red")
+            text.append(f"\nerror: {shown_path(detail.error)}", style="red")
         return text
 
     def on_mount(self) -> None:
@@ -151,7 +154,7 @@ class RunDetailScreen(ConsoleScreen):
             self.detail = detail = run_detail(self.store, self.run_id)
         except RecforgeError:
             return
-        self.query_one("#run-summary", Static).update(self._summary(detail))
+        self.query_one("#run-summary", Static).update(self._summary(detail, self.console.shown_path))
         self.query_one(MetricChart).set_series(detail.series)
         self.query_one(CurvePlot).show(detail.series, self.query_one(MetricChart).selected)
 
