@@ -1,7 +1,10 @@
-"""A store with fixed contents for the console tests: runs, metrics, artifacts, models.
+"""Stores for the console tests.
 
-Timestamps are pinned after filling (every DateTime column is rewritten) so screens render
-the same text on every run, which the SVG snapshots need.
+* ``real_store`` (session): a store filled by the real CLI (see ``real_store.py``); the
+  read-only Pilot tests and, through ``pinned_real_db`` (a copy of its databases with the
+  timestamps pinned), the SVG snapshots use it.
+* ``filled`` (per test): a store with fixed contents written through the Store API, for the
+  Pilot tests that change it (delete, promote, tag, launch) and check exact values.
 """
 
 from __future__ import annotations
@@ -11,16 +14,15 @@ import json
 import sqlite3
 import sys
 from pathlib import Path
-
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import DateTime, inspect, text
+from sqlalchemy import DateTime, Engine, create_engine, inspect, text
 
 from recforge.core.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
-from real_store import RealStore, build_real_store  # noqa: E402
+from real_store import RealStore, build_real_store
 
 T0 = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.timezone.utc)
 
@@ -82,12 +84,12 @@ def _run(store: Store, config: dict, auc: list[float], logloss: list[float], sta
     return int(run.id)
 
 
-def pin_timestamps(store: Store) -> None:
+def pin_timestamps(engine: Engine) -> None:
     """Rewrite every timestamp: T0 + row id minutes, ends (``ended_at``, ``heartbeat_at``) 95 s later.
 
     Times are the one thing that differs between two sessions that run the same commands.
     """
-    with store.engine.begin() as conn:
+    with engine.begin() as conn:
         insp = inspect(conn)
         for table in insp.get_table_names():
             cols = [c["name"] for c in insp.get_columns(table) if isinstance(c["type"], DateTime)]
@@ -115,7 +117,7 @@ def fill_store(store: Store) -> dict[str, int]:
     store.register_model("ctr-lr", a, tags={"owner": "ops"})
     store.register_model("ctr-lr", b)
     store.record_dataset("ml100k-ctr", "3f2a9c0d11aa", {"train": 80000, "valid": 10000, "test": 10000})
-    pin_timestamps(store)
+    pin_timestamps(store.engine)
     return {"a": a, "b": b, "failed": failed, "running": running}
 
 
@@ -145,21 +147,24 @@ def real_store(tmp_path_factory: pytest.TempPathFactory, tasks_dir: Path, datase
 
 @pytest.fixture(scope="session")
 def pinned_real_db(real_store: RealStore, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the real store's database whose timestamps (and only those) are pinned.
+    """A copy of the real store's databases whose timestamps (and only those) are pinned.
 
     Everything else stays as the CLI wrote it: runs, metrics, params, artifacts (paths, sizes,
     hashes), models, the study. The copy is taken with SQLite's backup API (the store runs in
     WAL mode), so the session's real store is left untouched for the other tests.
     """
-    copy = tmp_path_factory.mktemp("pinned") / "recforge.db"
-    source, target = sqlite3.connect(real_store.home / "recforge.db"), sqlite3.connect(copy)
-    try:
-        source.backup(target)
-    finally:
-        source.close()
-        target.close()
-    with Store.open(f"sqlite:///{copy}") as store:
-        pin_timestamps(store)
+    folder = tmp_path_factory.mktemp("pinned")
+    for name in ("recforge.db", "recforge.optuna.db"):  # the study's Optuna storage sits beside the store
+        source, target = sqlite3.connect(real_store.home / name), sqlite3.connect(folder / name)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+        engine = create_engine(f"sqlite:///{folder / name}")
+        pin_timestamps(engine)
+        engine.dispose()
+    copy = folder / "recforge.db"
     return copy
 
 

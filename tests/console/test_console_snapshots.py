@@ -24,8 +24,8 @@ from recforge.console.formatting import PathAlias
 from recforge.core.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pinned_registry import pinned_registry  # noqa: E402
-from real_store import RealStore  # noqa: E402
+from pinned_registry import pinned_registry
+from real_store import RealStore
 
 SIZE = (100, 30)
 #: where the session's temporary folder appears in the SVGs
