@@ -21,7 +21,7 @@ def duration(seconds: float | None) -> str:
     """``"1h02m"``, ``"3m05s"``, ``"42s"``; empty when unknown."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return ""
-    total = int(round(seconds))
+    total = round(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

@@ -16,6 +16,8 @@ from recforge.core.errors import unknown_name
 
 KINDS: tuple[str, ...] = ("encoder", "interaction", "ranker", "model", "dataset")
 ALLOWLIST_ENV = "RECFORGE_LOAD_PLUGINS"
+#: the entry-point group third-party plugins register under
+ENTRY_POINT_GROUP = "recforge"
 
 
 @dataclass(frozen=True)

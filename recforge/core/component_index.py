@@ -37,11 +37,16 @@ from typing import Any
 
 import recforge
 from recforge.core import paths
-from recforge.core.catalogue import ALLOWLIST_ENV, Catalogue, ComponentEntry, PluginRecord
+from recforge.core.catalogue import (
+    ALLOWLIST_ENV,
+    ENTRY_POINT_GROUP,
+    Catalogue,
+    ComponentEntry,
+    PluginRecord,
+)
 
 log = logging.getLogger(__name__)
 
-ENTRY_POINT_GROUP = "recforge"
 #: bump when the file layout changes; an index in another format is rebuilt
 FORMAT = 1
 

@@ -9,6 +9,10 @@ from them.
 Each plugin's hook implementations are called one plugin at a time, so every component knows
 its origin plugin and a plugin that raises (on import or inside a hook) is recorded with its
 error while everything else keeps working.
+
+The lookup, listing and unknown-name error live in :class:`~recforge.core.catalogue.Catalogue`,
+shared with the on-disk copy of the catalogue (:mod:`recforge.core.component_index`) that the
+listing commands read without importing any plugin.
 """
 
 from __future__ import annotations
@@ -27,7 +31,13 @@ import pluggy
 
 import recforge
 from recforge.core import hookspecs
-from recforge.core.catalogue import ALLOWLIST_ENV, Catalogue, ComponentEntry, PluginRecord
+from recforge.core.catalogue import (
+    ALLOWLIST_ENV,
+    ENTRY_POINT_GROUP,
+    Catalogue,
+    ComponentEntry,
+    PluginRecord,
+)
 from recforge.core.components import Component, param_specs
 from recforge.core.errors import PluginError
 from recforge.core.plugin_api import check_plugin_api
@@ -35,7 +45,6 @@ from recforge.core.plugin_guard import describe, guarded
 
 log = logging.getLogger(__name__)
 
-ENTRY_POINT_GROUP = "recforge"
 HOOK_FOR_KIND = {
     "encoder": "register_encoders",
     "interaction": "register_interactions",
