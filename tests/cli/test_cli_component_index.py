@@ -139,21 +139,23 @@ def test_index_is_written_once_and_reused_until_the_code_changes(tmp_path: Path,
     assert len(loads) == 2
     index_path().write_text("{not json")  # a damaged index is rebuilt, not an error
     assert cached_catalogue(load_live).list() and len(loads) == 3
-    # a new package on the import path (pip install) is a different environment
+    # a new plugin on the import path, its new version, an edit of its code: each a new key
     site = tmp_path / "site"
     site.mkdir()
-    monkeypatch.syspath_prepend(str(tmp_path / "unrelated"))
-    before = fingerprint()
     monkeypatch.syspath_prepend(str(site))
+    before = fingerprint()
     install_probe_plugin(site, "1.0", 1)
     with_plugin = fingerprint()
     assert with_plugin != before
+    info = site / "recforge_indexprobe-1.0.dist-info"
+    bumped_info = info.rename(site / "recforge_indexprobe-1.1.dist-info")
+    (bumped_info / "METADATA").write_text("Metadata-Version: 2.1\nName: recforge-indexprobe\nVersion: 1.1\n")
+    bumped = fingerprint()  # same code, new version
+    assert bumped != with_plugin
     init = site / "indexprobe" / "__init__.py"
     init.write_text(init.read_text() + "\n# edited\n")
-    assert fingerprint() != with_plugin
-    edited = fingerprint()
-    install_probe_plugin(site, "1.1", 1)  # same code, new version
-    assert fingerprint() != edited
+    assert fingerprint() != bumped
+    assert fingerprint() == fingerprint()  # and nothing else moves it
 
 
 def test_second_listing_imports_no_torch_and_a_changed_plugin_is_seen(tmp_path: Path) -> None:
