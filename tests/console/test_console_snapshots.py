@@ -3,8 +3,10 @@ real CLI in this session (see ``real_store.py``): a trained, analysed and regist
 failed run, an interrupted run and a two-trial tune study, with every artifact they wrote.
 
 Training is seeded and single-threaded, so metrics, artifact sizes and hashes are the same in
-every session; only the timestamps differ, and :func:`conftest.pin_timestamps` pins them on a
-copy of the database. Paths keep their real form below the session's temporary folder, which
+every session (checked: three sessions at ``-n 2`` gave identical SVGs); only the timestamps
+differ, and :func:`conftest.pin_timestamps` pins them on a copy of the database. The weights'
+hashes hold for one torch build on one CPU family: a machine whose kernels round differently
+shows other hashes (and maybe a last metric digit), which ``--snapshot-update`` then records. Paths keep their real form below the session's temporary folder, which
 the console shows under a fixed name (its ``path_alias`` seam). The plugin and component
 screens render a small pinned catalogue (``pinned_registry.py``) rather than the built-in one,
 which grows with every component added. Regenerate with ``pytest tests/console
