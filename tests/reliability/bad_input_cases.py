@@ -120,7 +120,7 @@ def _plugin(ws: Workspace, module: Any) -> list[str]:
     from recforge.core import registry
 
     class EntryPoint:
-        name, dist = "flaky-plugin", None
+        name, value, dist = "flaky-plugin", "flaky_plugin", None
 
         @staticmethod
         def load() -> Any:
