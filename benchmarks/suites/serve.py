@@ -391,6 +391,16 @@ def hot_swap_test(env: dict[str, str], run_id: int) -> Result:
                   extra={**stats, "version_after": version})
 
 
+# --------------------------------------------------------------------------- export
+def onnx_check(env: dict[str, str], model: str, label: str) -> Result:
+    """``recforge export MODEL --format onnx`` (the real CLI): onnxruntime against the saved model
+    on the test split (the bar: within 1e-5)."""
+    out = Path(env["RECFORGE_HOME"]) / "export" / label.replace(" ", "-")
+    body = json.loads(_cli(env, "export", model, "--format", "onnx", "-o", str(out), "--json"))
+    return Result("serve", "recforge", f"ONNX export {label}",
+                  extra={"rows_checked": body.get("rows_checked"), "max_abs_diff": body.get("max_abs_diff")})
+
+
 # --------------------------------------------------------------------------- suite
 def run(opts: Options) -> SuiteOutput:
     tiny = opts.size == "tiny"
@@ -408,6 +418,7 @@ def run(opts: Options) -> SuiteOutput:
                 echo(f"serve: {r.model}: {json.dumps(r.extra, default=str)}")
 
         keep(load_test(env, str(qs["run_id"]), "quickstart DeepFM", duration))
+        keep([onnx_check(env, str(qs["run_id"]), "quickstart DeepFM")])
         tt_cfg = REPO / "examples" / "configs" / "ml100k-two-tower.yaml"
         tt = json.loads(_cli(env, "train", str(tt_cfg), "--set", f"train.epochs={1 if tiny else 5}", "--json"))
         keep(load_test(env, str(tt["run_id"]), "ml100k two-tower", duration))

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-
 #: environment variable carrying ``recforge serve --threads`` to worker processes
 THREADS_ENV = "RECFORGE_SERVE_THREADS"
 

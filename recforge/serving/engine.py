@@ -25,7 +25,7 @@ from recforge.core.saved_model import LoadedModel
 from recforge.services.model_refs import ModelRef
 from recforge.serving.ann import IndexConfig, VectorIndex
 from recforge.serving.catalogue import Catalogue, sync_text_banks
-from recforge.serving.pairs import PairScorer
+from recforge.serving.pairs import CatalogueScorer
 from recforge.serving.vectors import retrieval_of
 
 #: known users whose vectors tune the approximate index's recall
@@ -78,7 +78,7 @@ class ServingModel:
         self.retrieval = retrieval_of(self.model)
         self.index: VectorIndex | None = None
         self._user_indices: dict[str, int] = {}  # raw id -> index of known users, filled as they come
-        self.pairs = PairScorer(self.model) if (self.retrieval is None and isinstance(self.model, RecModel)
+        self.pairs = CatalogueScorer(self.model) if (self.retrieval is None and isinstance(self.model, RecModel)
                                                  and self.model.has_pair_scoring()) else None
         with torch.no_grad():
             if self.retrieval is not None:

@@ -29,7 +29,7 @@ PAIR_CHUNK = 8192
 CHECK_TOLERANCE = 1e-5
 
 
-class PairScorer:
+class CatalogueScorer:
     """``[U, N]`` scores of every item for users ``U``, reusing the items' field vectors.
 
     Args:
