@@ -45,6 +45,8 @@ from recforge.serving.process import ServeProcess
 REPO = Path(__file__).resolve().parents[2]
 CONCURRENCY = (1, 8, 32)
 N_NEW = 50
+#: seconds a server may take to answer /health (loading a language model on busy cores is slow)
+START_TIMEOUT_S = 900.0
 
 
 # --------------------------------------------------------------------------- processes
@@ -163,7 +165,7 @@ def load_test(env: dict[str, str], model: str, label: str, duration: float) -> l
     local = _in_process_p50(env, model, [str(u) for u in users], 200)
     engine = {f"engine_ms_per_request_b{b}": _engine_per_request(model, [str(u) for u in users], b, r)
               for b, r in ((1, 40), (32, 4))}
-    server = ServeProcess(model, env=env)
+    server = ServeProcess(model, env=env, timeout_s=START_TIMEOUT_S)
     out = []
     try:
         for c in CONCURRENCY:
@@ -314,7 +316,7 @@ def new_item_test(tmp: Path, epochs: int | None, id_text: bool) -> Result:
     cfg.write_text(yaml.safe_dump(config))
     echo(f"serve: training {config['name']} on amazon-office-2018-seq (50 products held out)")
     run = json.loads(_cli(env, "train", str(cfg), "--json"))
-    server = ServeProcess(str(run["run_id"]), env=env)
+    server = ServeProcess(str(run["run_id"]), env=env, timeout_s=START_TIMEOUT_S)
     try:
         items = [{"item_id": k, "title": catalogue[k].get("title", "")} for k in held]
         added = httpx.post(server.url + "/items", json={"items": items}, timeout=600).json()
@@ -365,7 +367,7 @@ def _held_out_office_ids(root: Path) -> list[str]:
 def hot_swap_test(env: dict[str, str], run_id: int) -> Result:
     _cli(env, "models", "register", str(run_id), "swap")
     _cli(env, "models", "promote", "swap", "1", "production")
-    server = ServeProcess("swap@production", "--poll", "0.5", env=env)
+    server = ServeProcess("swap@production", "--poll", "0.5", env=env, timeout_s=START_TIMEOUT_S)
     try:
         from recforge.services.model_refs import open_model
 
