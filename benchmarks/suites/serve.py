@@ -19,6 +19,8 @@
    ones, picked the same way), and how often their ``/similar`` neighbours share the query's
    brand (the release's ``categories`` are empty) against chance.
 4. **Hot swap**: ``recforge models promote`` of a second version under load at concurrency 8.
+5. **ONNX**: ``recforge export`` of the quickstart model, onnxruntime against the saved model
+   on its test split.
 """
 
 from __future__ import annotations

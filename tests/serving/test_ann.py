@@ -53,3 +53,11 @@ def test_ivf_tunes_nprobe_on_tuning_queries_and_serves_live_rows() -> None:
     mask = torch.ones(6001, dtype=torch.bool)
     mask[6000] = False
     assert 6000 not in ivf.search(queries[:1], 10, mask)[1][0].tolist()
+
+
+def test_index_config_reaches_worker_processes_unchanged() -> None:
+    from recforge.serving.ann import index_from_env, index_to_env
+
+    config = IndexConfig(method="hnsw", exact_below=10, nprobe=7, target_recall=0.9)
+    assert index_from_env(index_to_env(config)) == config
+    assert index_from_env("") == IndexConfig()
