@@ -7,13 +7,20 @@
    in-process ``Recommender.recommend`` p50 of the same request. The same is run on a
    two-tower model, whose per-user scoring is tiny, so batching shows.
 2. **ANN**: 1M synthetic unit vectors (dim 64) in :class:`recforge.serving.ann.VectorIndex`,
-   HNSW against exact: recall@10 and p50 per query.
-3. **New items**: a two-tower model with a MiniLM title encoder trained on
-   ``amazon-office-2018-seq`` with 50 products held out of the catalogue and of every row;
-   the 50 are POSTed to the running server; reported: how many the next ``/recommend`` calls
-   return, and how often their ``/similar`` neighbours share the query's brand (the release's
-   ``categories`` are empty) against chance.
+   IVF (nprobe tuned on separate queries) against exact: recall@10 and p50 per query, on a
+   clustered Gaussian mixture (1,000 clusters, like real item embeddings) and, for honesty,
+   on plain Gaussian vectors (no structure: the hardest case for any ANN index).
+3. **New items**: the two-tower of ``examples/configs/office-two-tower-id-text.yaml`` (item
+   id through the ``id-text`` encoder: an unknown id is represented by its mapped MiniLM
+   title) trained on ``amazon-office-2018-seq`` with 50 products held out of the catalogue
+   and of every row, and the same model with a plain item id embedding (before the fix); the
+   50 are POSTed to the running server; reported: how many of them appear in at least one of
+   500 users' unrestricted top-10, against 50 comparable known products (random branded
+   ones, picked the same way), and how often their ``/similar`` neighbours share the query's
+   brand (the release's ``categories`` are empty) against chance.
 4. **Hot swap**: ``recforge models promote`` of a second version under load at concurrency 8.
+5. **ONNX**: ``recforge export`` of the quickstart model, onnxruntime against the saved model
+   on its test split.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ from recforge.serving.process import ServeProcess
 REPO = Path(__file__).resolve().parents[2]
 CONCURRENCY = (1, 8, 32)
 N_NEW = 50
+#: seconds a server may take to answer /health (loading a language model on busy cores is slow)
+START_TIMEOUT_S = 900.0
 
 
 # --------------------------------------------------------------------------- processes
@@ -116,6 +125,38 @@ def _in_process_p50(env: dict[str, str], model: str, users: list[str], repeats: 
     return 1e3 * statistics.median(times)
 
 
+def _batch_totals(url: str) -> tuple[float, float]:
+    """``(requests, batches)`` the server's dynamic batcher scored so far (from /metrics)."""
+    import httpx
+
+    text = httpx.get(url + "/metrics", timeout=30).text
+    value = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+             if line.startswith("recforge_batch_size_")}
+    return value.get("recforge_batch_size_sum", 0.0), value.get("recforge_batch_size_count", 0.0)
+
+
+def _engine_per_request(model: str, users: list[str], batch: int, repeats: int) -> float:
+    """ms per request of ``ServingModel.recommend`` on ``batch`` users at once (one thread, as
+    the server scores): how much of a request batching can share at all."""
+    from recforge.serving.engine import RecQuery
+    from recforge.serving.hotswap import load_serving
+
+    served = load_serving(model, persist=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        served.recommend([RecQuery(user=u) for u in users[:batch]])
+        times = []
+        for r in range(repeats):
+            chunk = [users[(r * batch + j) % len(users)] for j in range(batch)]
+            start = time.perf_counter()
+            served.recommend([RecQuery(user=u) for u in chunk])
+            times.append((time.perf_counter() - start) / batch)
+    finally:
+        torch.set_num_threads(threads)
+    return 1e3 * statistics.median(times)
+
+
 def load_test(env: dict[str, str], model: str, label: str, duration: float) -> list[Result]:
     os.environ["RECFORGE_HOME"] = env["RECFORGE_HOME"]
     from recforge.services.model_refs import open_model
@@ -124,46 +165,86 @@ def load_test(env: dict[str, str], model: str, label: str, duration: float) -> l
     users = [u for u in loaded.data.featuremap.raw_of(loaded.data.user_field, list(range(2, 202))) if u is not None]
     bodies = [json.dumps({"user": str(u), "k": 10}).encode() for u in users]
     local = _in_process_p50(env, model, [str(u) for u in users], 200)
-    server = ServeProcess(model, env=env)
+    engine = {f"engine_ms_per_request_b{b}": _engine_per_request(model, [str(u) for u in users], b, r)
+              for b, r in ((1, 40), (32, 4))}
+    server = ServeProcess(model, env=env, timeout_s=START_TIMEOUT_S)
     out = []
     try:
         for c in CONCURRENCY:
             echo(f"serve: {label} load at concurrency {c} for {duration:.0f} s")
+            before = _batch_totals(server.url)
             stats = asyncio.run(_load(server.port, bodies, c, duration))
+            after = _batch_totals(server.url)
+            batches = after[1] - before[1]
             out.append(Result("serve", "recforge", f"{label} c={c}", samples_per_s=stats["rps"],
-                              extra={**stats, "concurrency": c, "in_process_p50_ms": local}))
+                              extra={**stats, "concurrency": c, "in_process_p50_ms": local,
+                                     "mean_batch": (after[0] - before[0]) / batches if batches else None, **engine}))
     finally:
         server.stop()
     return out
 
 
 # --------------------------------------------------------------------------- ANN
-def ann_bench(n_items: int, dim: int, queries: int) -> Result:
-    from recforge.serving.ann import VectorIndex
+#: clusters of the synthetic catalogue (like product categories) and per-dimension spread
+#: around a cluster centre (norm ~0.8 against the centre's 1: clusters overlap, as real ones do)
+ANN_CLUSTERS = 1000
+ANN_SPREAD = 0.1
 
-    gen = torch.Generator().manual_seed(0)
-    items = torch.nn.functional.normalize(torch.randn(n_items, dim, generator=gen), dim=1)
-    q = torch.nn.functional.normalize(torch.randn(queries, dim, generator=gen), dim=1)
+
+def synthetic_vectors(n: int, dim: int, clustered: bool, gen: torch.Generator,
+                      centres: torch.Tensor | None = None) -> torch.Tensor:
+    """Unit vectors: a Gaussian mixture around ``centres`` (clustered), or plain Gaussian."""
+    if not clustered:
+        return torch.nn.functional.normalize(torch.randn(n, dim, generator=gen), dim=1)
+    assert centres is not None
+    pick = torch.randint(0, centres.shape[0], (n,), generator=gen)
+    return torch.nn.functional.normalize(centres[pick] + ANN_SPREAD * torch.randn(n, dim, generator=gen), dim=1)
+
+
+def ann_bench(n_items: int, dim: int, queries: int, clustered: bool) -> Result:
+    """IVF (nprobe tuned for recall 0.95 on separate tuning queries) against exact search.
+
+    Items, tuning queries and measured queries are drawn from the same distribution; the
+    measured queries are never seen by the tuning. Both sides answer one query at a time on
+    one thread (torch for exact, faiss for IVF), interleaved so machine load hits both alike.
+    """
+    import faiss
+
+    from recforge.serving.ann import IndexConfig, VectorIndex, recall_at
+
+    faiss.omp_set_num_threads(1)
+    gen = torch.Generator().manual_seed(0 if clustered else 1)
+    centres = torch.nn.functional.normalize(torch.randn(ANN_CLUSTERS, dim, generator=gen), dim=1) if clustered else None
+    items = synthetic_vectors(n_items, dim, clustered, gen, centres)
+    tuning = synthetic_vectors(200, dim, clustered, gen, centres)
+    q = synthetic_vectors(queries, dim, clustered, gen, centres)
     allowed = torch.ones(n_items, dtype=torch.bool)
-    allowed[:2] = False
-    echo(f"serve: building HNSW over {n_items} x {dim}")
+    allowed[:2] = False  # the padding rows every catalogue masks
+    label = "clustered" if clustered else "unclustered"
+    echo(f"serve: building IVF over {n_items} x {dim} ({label})")
     t0 = time.perf_counter()
-    ann = VectorIndex(items, exact_below=0)
+    ann = VectorIndex(items, IndexConfig(exact_below=0), tuning_queries=tuning)
     build = time.perf_counter() - t0
-    exact = VectorIndex(items, exact_below=n_items + 1)
-    hits, t_ann, t_exact = 0, [], []
-    for i in range(queries):
-        s = time.perf_counter()
-        _, got = ann.search(q[i:i + 1], 10, allowed)
-        t_ann.append(time.perf_counter() - s)
-        s = time.perf_counter()
-        _, want = exact.search(q[i:i + 1], 10, allowed)
-        t_exact.append(time.perf_counter() - s)
-        hits += len(set(got[0].tolist()) & set(want[0].tolist()))
+    exact = VectorIndex(items, IndexConfig(exact_below=n_items + 1))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    got, want, t_ann, t_exact = [], [], [], []
+    try:
+        for i in range(queries):
+            s = time.perf_counter()
+            got.append(ann.search(q[i:i + 1], 10, allowed)[1])
+            t_ann.append(time.perf_counter() - s)
+            s = time.perf_counter()
+            want.append(exact.search(q[i:i + 1], 10, allowed)[1])
+            t_exact.append(time.perf_counter() - s)
+    finally:
+        torch.set_num_threads(threads)
     p50_ann, p50_exact = 1e3 * statistics.median(t_ann), 1e3 * statistics.median(t_exact)
-    return Result("serve", "recforge", f"ANN {n_items} x {dim}", wall_s=build,
-                  extra={"recall@10": hits / (10 * queries), "p50_ann_ms": p50_ann, "p50_exact_ms": p50_exact,
-                         "ratio": p50_ann / p50_exact, "build_s": build})
+    return Result("serve", "recforge", f"ANN IVF {n_items} x {dim} {label}", wall_s=build,
+                  extra={"recall@10": recall_at(torch.cat(got), torch.cat(want)), "p50_ann_ms": p50_ann,
+                         "p50_exact_ms": p50_exact, "ratio": p50_ann / p50_exact, "build_s": build,
+                         "nlist": int(ann.index.nlist), "nprobe": ann.nprobe, "tuning_recall": ann.tuned_recall,
+                         "queries": queries})
 
 
 # --------------------------------------------------------------------------- new items
@@ -190,73 +271,105 @@ def _held_out_office(root: Path, n_new: int) -> tuple[Path, dict[str, dict[str, 
     return dst, {k: items[k] for k in sorted(held)}
 
 
-def office_config(epochs: int) -> dict[str, Any]:
-    return {
-        "name": "office-two-tower-text", "experiment": "serve-bench",
-        "data": {"recipe": "amazon-seq", "params": {"category": "Office_Products"}},
-        "model": {"embedding_dim": 64,
-                  "towers": {"user": {"fields": ["user_id", "history"]}, "item": {"fields": ["item_id", "title"]}},
-                  "encoders": {"title": {"name": "text-lm", "params": {"dropout": 0.0}}},
-                  "ranker": {"name": "two-tower", "params": {"loss": "softmax", "temperature": 0.1}}},
-        "train": {"lr": 2e-3, "batch_size": 512, "epochs": epochs, "seed": 2024, "threads": 1},
-        "eval": {"protocol": "full", "metrics": ["recall@10", "ndcg@10"]},
-    }
+OFFICE_CONFIG = REPO / "examples" / "configs" / "office-two-tower-id-text.yaml"
+#: users asked for an unrestricted top-10 after the new items are POSTed
+N_USERS = 500
 
 
-def new_item_test(tmp: Path, epochs: int) -> Result:
+def office_config(epochs: int | None, id_text: bool) -> dict[str, Any]:
+    """The serving example config; ``id_text=False`` gives its item id a plain embedding (the
+    model before the fix: a new item's id is the unknown slot, which training never updates)."""
+    import yaml
+
+    config = yaml.safe_load(OFFICE_CONFIG.read_text(encoding="utf-8"))
+    if not id_text:
+        config["name"] += "-plain-id"
+        del config["model"]["encoders"]["item_id"]
+    if epochs is not None:
+        config["train"]["epochs"] = epochs
+    return config
+
+
+def _appearances(url: str, users: list[str], watch: set[str]) -> set[str]:
+    """Which of ``watch`` appear in at least one user's unrestricted top-10."""
+    import httpx
+
+    seen: set[str] = set()
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for u in users:
+            recs = client.post("/recommend", json={"user": u, "k": 10}).json()["items"]
+            seen |= {str(r["item"]) for r in recs} & watch
+    return seen
+
+
+def new_item_test(tmp: Path, epochs: int | None, id_text: bool) -> Result:
     import httpx
     import yaml
 
     data_root = tmp / "data"
-    _, held = _held_out_office(data_root, N_NEW)
-    env = _env(tmp / "office-home", data_root)
-    cfg = tmp / "office.yaml"
-    cfg.write_text(yaml.safe_dump(office_config(epochs)))
-    echo("serve: training the office two-tower text model (50 products held out)")
+    if not (data_root / "amazon-office-2018-seq").is_dir():
+        _held_out_office(data_root, N_NEW)
+    held = _held_out_office_ids(data_root)
+    catalogue = json.loads((Path(os.environ.get("RECFORGE_DATA_DIR", REPO.parent / "shared" / "datasets"))
+                            / "amazon-office-2018-seq" / "items.json").read_text(encoding="utf-8"))
+    env = _env(tmp / "office-home", data_root)  # one home: the second model reuses the cached title vectors
+    config = office_config(epochs, id_text)
+    cfg = tmp / f"{config['name']}.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    echo(f"serve: training {config['name']} on amazon-office-2018-seq (50 products held out)")
     run = json.loads(_cli(env, "train", str(cfg), "--json"))
-    server = ServeProcess(str(run["run_id"]), env=env)
+    server = ServeProcess(str(run["run_id"]), env=env, timeout_s=START_TIMEOUT_S)
     try:
-        items = [{"item_id": k, "title": v.get("title", "")} for k, v in held.items()]
+        items = [{"item_id": k, "title": catalogue[k].get("title", "")} for k in held]
         added = httpx.post(server.url + "/items", json={"items": items}, timeout=600).json()
         os.environ["RECFORGE_HOME"] = env["RECFORGE_HOME"]
         from recforge.services.model_refs import open_model
 
         loaded = open_model(str(run["run_id"]))[1]
-        users = [u for u in loaded.data.featuremap.raw_of(loaded.data.user_field, list(range(2, 502))) if u is not None]
+        users = [str(u) for u in loaded.data.featuremap.raw_of(loaded.data.user_field, list(range(2, 2 + N_USERS)))
+                 if u is not None]
+        trained = [str(i) for i in loaded.item_ids[2:] if i is not None and (catalogue.get(str(i), {}).get("brand") or "").strip()]
+        known = set(random.Random(11).sample(sorted(trained), N_NEW))  # comparable: branded, picked the same way
         new_ids = set(held)
-        returned: set[str] = set()
-        for u in users:
-            recs = httpx.post(server.url + "/recommend", json={"user": str(u), "k": 10}, timeout=60).json()["items"]
-            returned |= {r["item"] for r in recs} & new_ids
-        only = httpx.post(server.url + "/recommend", json={"user": str(users[0]), "k": 5, "items": sorted(new_ids)},
+        returned = _appearances(server.url, users, new_ids | known)
+        only = httpx.post(server.url + "/recommend", json={"user": users[0], "k": 5, "items": sorted(new_ids)},
                           timeout=60).json()["items"]
-        brand = {k: (v.get("brand") or "").strip().lower() for k, v in json.loads(
-            (Path(os.environ.get("RECFORGE_DATA_DIR", REPO.parent / "shared" / "datasets"))
-             / "amazon-office-2018-seq" / "items.json").read_text(encoding="utf-8")).items()}
+        brand = {k: (v.get("brand") or "").strip().lower() for k, v in catalogue.items()}
         same, total = 0, 0
         for k in held:
             sims = httpx.get(server.url + f"/similar/{k}", params={"k": 10}, timeout=60).json()["items"]
             same += sum(brand.get(str(r["item"]), "") == brand[k] for r in sims)
             total += len(sims)
-        known = [b for b in brand.values() if b]
         counts: dict[str, int] = {}
-        for b in known:
-            counts[b] = counts.get(b, 0) + 1
+        for b in brand.values():
+            if b:
+                counts[b] = counts.get(b, 0) + 1
         chance = sum((counts[brand[k]] - 1) / (len(brand) - 1) for k in held) / len(held)
     finally:
         server.stop()
-    return Result("serve", "recforge", "new items (office two-tower, MiniLM titles)",
-                  extra={"added": added.get("added"), "users_asked": len(users), "new_items_returned": len(returned),
-                         "filtered_top5_all_new": all(r["item"] in new_ids for r in only) and len(only) == 5,
+    kind = "id-text item id (unknown id -> mapped title)" if id_text else "plain item id (unknown id -> untrained slot)"
+    return Result("serve", "recforge", f"new items, office two-tower, {kind}",
+                  extra={"added": added.get("added"), "users_asked": len(users),
+                         "new_items_in_some_top10": len(returned & new_ids), "known_items_in_some_top10": len(returned & known),
+                         "of": N_NEW, "filtered_top5_all_new": all(r["item"] in new_ids for r in only) and len(only) == 5,
                          "similar_same_brand": same / max(total, 1), "chance_same_brand": chance,
-                         "valid_metrics": run.get("valid") or run.get("metrics")})
+                         "valid_ndcg@10": (run.get("valid") or {}).get("ndcg@10"),
+                         "test_ndcg@10": (run.get("test") or {}).get("ndcg@10")})
+
+
+def _held_out_office_ids(root: Path) -> list[str]:
+    """The held-out product ids: in the release's items.json, not in the copy's."""
+    src = Path(os.environ.get("RECFORGE_DATA_DIR", REPO.parent / "shared" / "datasets")) / "amazon-office-2018-seq"
+    full = json.loads((src / "items.json").read_text(encoding="utf-8"))
+    kept = json.loads((root / "amazon-office-2018-seq" / "items.json").read_text(encoding="utf-8"))
+    return sorted(set(full) - set(kept))
 
 
 # --------------------------------------------------------------------------- hot swap
 def hot_swap_test(env: dict[str, str], run_id: int) -> Result:
     _cli(env, "models", "register", str(run_id), "swap")
     _cli(env, "models", "promote", "swap", "1", "production")
-    server = ServeProcess("swap@production", "--poll", "0.5", env=env)
+    server = ServeProcess("swap@production", "--poll", "0.5", env=env, timeout_s=START_TIMEOUT_S)
     try:
         from recforge.services.model_refs import open_model
 
@@ -282,6 +395,16 @@ def hot_swap_test(env: dict[str, str], run_id: int) -> Result:
                   extra={**stats, "version_after": version})
 
 
+# --------------------------------------------------------------------------- export
+def onnx_check(env: dict[str, str], model: str, label: str) -> Result:
+    """``recforge export MODEL --format onnx`` (the real CLI): onnxruntime against the saved model
+    on the test split (the bar: within 1e-5)."""
+    out = Path(env["RECFORGE_HOME"]) / "export" / label.replace(" ", "-")
+    body = json.loads(_cli(env, "export", model, "--format", "onnx", "-o", str(out), "--json"))
+    return Result("serve", "recforge", f"ONNX export {label}",
+                  extra={"rows_checked": body.get("rows_checked"), "max_abs_diff": body.get("max_abs_diff")})
+
+
 # --------------------------------------------------------------------------- suite
 def run(opts: Options) -> SuiteOutput:
     tiny = opts.size == "tiny"
@@ -299,12 +422,15 @@ def run(opts: Options) -> SuiteOutput:
                 echo(f"serve: {r.model}: {json.dumps(r.extra, default=str)}")
 
         keep(load_test(env, str(qs["run_id"]), "quickstart DeepFM", duration))
+        keep([onnx_check(env, str(qs["run_id"]), "quickstart DeepFM")])
         tt_cfg = REPO / "examples" / "configs" / "ml100k-two-tower.yaml"
         tt = json.loads(_cli(env, "train", str(tt_cfg), "--set", f"train.epochs={1 if tiny else 5}", "--json"))
         keep(load_test(env, str(tt["run_id"]), "ml100k two-tower", duration))
         keep([hot_swap_test(env, int(qs["run_id"]))])
-        keep([ann_bench(20_000 if tiny else 1_000_000, 64, 50 if tiny else 300)])
-        keep([new_item_test(tmp, 1 if tiny else 5)])
+        for clustered in (True, False):
+            keep([ann_bench(20_000 if tiny else 1_000_000, 64, 50 if tiny else 300, clustered)])
+        for id_text in (True, False):
+            keep([new_item_test(tmp, 1 if tiny else None, id_text)])
     return SuiteOutput(results, [_table(results)], _notes(results))
 
 

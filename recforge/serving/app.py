@@ -78,6 +78,7 @@ def create_app(holder: ModelHolder, token: str | None = None, max_wait: float = 
 
     batcher = MicroBatcher(score, max_wait=max_wait, on_batch=metrics.batch.observe)
     app.state.holder, app.state.metrics, app.state.batcher = holder, metrics, batcher
+    app.add_middleware(_Observe, metrics=metrics, batcher=batcher)
 
     def authorize(authorization: str | None = Header(None)) -> None:
         if token is None:
@@ -85,25 +86,6 @@ def create_app(holder: ModelHolder, token: str | None = None, max_wait: float = 
         given = (authorization or "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise _AuthError()
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Any) -> Response:
-        endpoint = request.scope.get("path", "")
-        endpoint = "/similar/{item}" if endpoint.startswith("/similar/") else "/items/{id}" if endpoint.startswith("/items/") else endpoint
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY:
-            metrics.requests.labels(endpoint, "413").inc()
-            return _error(413, f"request body of {length} bytes is over the {MAX_BODY} byte limit",
-                          "send fewer rows or items per request")
-        start = time.perf_counter()
-        batcher.in_flight += 1
-        try:
-            response = await call_next(request)
-        finally:
-            batcher.in_flight -= 1
-        metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
-        metrics.requests.labels(endpoint, str(response.status_code)).inc()
-        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, err: RequestValidationError) -> JSONResponse:
@@ -128,8 +110,9 @@ def create_app(holder: ModelHolder, token: str | None = None, max_wait: float = 
         return _error(401, "this endpoint needs the server's token", "send Authorization: Bearer <token>")
 
     @app.post("/recommend", response_model=RecommendResponse, responses={400: {"model": ErrorBody}, 404: {"model": ErrorBody}})
-    async def recommend(body: RecommendRequest) -> Response:
+    async def recommend(body: RecommendRequest, request: Request) -> Response:
         """Top-K items for a user id, or for a new user given features and/or history."""
+        _submitted(request.scope, batcher)
         version, result = await batcher.submit(_query(body))
         if isinstance(result, Exception):
             raise result
@@ -185,7 +168,8 @@ def create_app(holder: ModelHolder, token: str | None = None, max_wait: float = 
     async def health() -> Health:
         model = holder.current
         return Health(status="ok", model_version=model.version, catalogue_size=len(model.catalogue),
-                      index=model.index.kind if model.index is not None else "exact")
+                      index=model.index.kind if model.index is not None else "exact",
+                      nprobe=model.index.nprobe if model.index is not None else None)
 
     @app.get("/metrics")
     async def prometheus() -> Response:
@@ -199,9 +183,73 @@ def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --workers N`` (each worker process loads the model itself)."""
     import os
 
-    holder = ModelHolder(os.environ["RECFORGE_SERVE_MODEL"], float(os.environ.get("RECFORGE_SERVE_POLL", "2")))
+    from recforge.serving.ann import INDEX_ENV, index_from_env
+    from recforge.serving.batching import THREADS_ENV, set_scoring_threads
+
+    set_scoring_threads(int(os.environ.get(THREADS_ENV, "1")))
+
+    holder = ModelHolder(os.environ["RECFORGE_SERVE_MODEL"], float(os.environ.get("RECFORGE_SERVE_POLL", "2")),
+                         index_config=index_from_env(os.environ.get(INDEX_ENV, "")))
     token_env = os.environ.get("RECFORGE_SERVE_TOKEN_ENV")
     return create_app(holder, os.environ.get(token_env) if token_env else None)
+
+
+def _endpoint(path: str) -> str:
+    """The metrics label of a path (path parameters folded)."""
+    return "/similar/{item}" if path.startswith("/similar/") else "/items/{id}" if path.startswith("/items/") else path
+
+
+#: scope key marking a /recommend request counted in the batcher's ``in_flight``
+_COUNTED = "recforge.in_flight"
+
+
+def _submitted(scope: dict[str, Any], batcher: MicroBatcher) -> None:
+    """A counted request reached the batcher's queue: it no longer keeps a batch waiting."""
+    if scope.pop(_COUNTED, False):
+        batcher.in_flight -= 1
+
+
+class _Observe:
+    """ASGI middleware: body size limit, request/latency metrics, in-flight count for batching.
+
+    A plain ASGI wrapper rather than ``@app.middleware("http")`` (Starlette's
+    ``BaseHTTPMiddleware`` runs every request through an extra task group and memory stream,
+    which cost more than scoring a two-tower request).
+    """
+
+    def __init__(self, app: Any, metrics: ServerMetrics, batcher: MicroBatcher) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.batcher = batcher
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        endpoint = _endpoint(scope.get("path", ""))
+        length = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), b"").decode("latin-1")
+        if length.isdigit() and int(length) > MAX_BODY:
+            self.metrics.requests.labels(endpoint, "413").inc()
+            await _error(413, f"request body of {length} bytes is over the {MAX_BODY} byte limit",
+                         "send fewer rows or items per request")(scope, receive, send)
+            return
+        status = [500]
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        start = time.perf_counter()
+        if endpoint == "/recommend":
+            scope[_COUNTED] = True
+            self.batcher.in_flight += 1
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            _submitted(scope, self.batcher)
+            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
+            self.metrics.requests.labels(endpoint, str(status[0])).inc()
 
 
 class _AuthError(Exception):

@@ -23,9 +23,13 @@ from recforge.core.experiment import predict_table
 from recforge.core.model import RecModel
 from recforge.core.saved_model import LoadedModel
 from recforge.services.model_refs import ModelRef
-from recforge.serving.ann import EXACT_BELOW, VectorIndex
+from recforge.serving.ann import IndexConfig, VectorIndex
 from recforge.serving.catalogue import Catalogue, sync_text_banks
+from recforge.serving.pairs import CatalogueScorer
 from recforge.serving.vectors import retrieval_of
+
+#: known users whose vectors tune the approximate index's recall
+TUNING_USERS = 256
 
 
 class RequestError(ConfigError):
@@ -56,11 +60,11 @@ class ServingModel:
         loaded: the loaded saved model.
         store: the store (text cache index) or None.
         persist: write catalogue deltas beside the saved model.
-        exact_below: catalogue size under which retrieval is exact.
+        index_config: the retrieval index (exact below a size, IVF or HNSW above).
     """
 
     def __init__(self, ref: ModelRef, loaded: LoadedModel, store: Any = None, persist: bool = True,
-                 exact_below: int = EXACT_BELOW) -> None:
+                 index_config: IndexConfig | None = None) -> None:
         if not loaded.data.user_field or not loaded.data.item_field:
             raise ConfigError("this model has no user and item id fields, so it cannot recommend",
                               fix="serve a model trained with role: user and role: item fields")
@@ -73,15 +77,34 @@ class ServingModel:
         self.catalogue = Catalogue(loaded, store, persist)
         self.retrieval = retrieval_of(self.model)
         self.index: VectorIndex | None = None
+        self._user_indices: dict[str, int] = {}  # raw id -> index of known users, filled as they come
+        self.pairs = CatalogueScorer(self.model) if (self.retrieval is None and isinstance(self.model, RecModel)
+                                                 and self.model.has_pair_scoring()) else None
         with torch.no_grad():
             if self.retrieval is not None:
                 n = self.catalogue.n_trained if not self.retrieval.encodes_new_items else self.catalogue.size
-                self.index = VectorIndex(self.retrieval.items(torch.arange(n)), exact_below=exact_below)
+                self.index = VectorIndex(self.retrieval.items(torch.arange(n)), index_config, self._tuning_queries())
+
+    def _tuning_queries(self) -> Tensor:
+        """Vectors of up to ``TUNING_USERS`` known users (spread over the vocabulary): what an
+        IVF index tunes its ``nprobe`` on, since these are the queries it will answer."""
+        assert self.retrieval is not None
+        n_users = int(self.data.featuremap.fields[self.data.user_field].vocab_size)
+        if n_users <= FIRST:
+            return torch.zeros(0)
+        picks = torch.unique(torch.linspace(FIRST, n_users - 1, min(TUNING_USERS, n_users - FIRST)).long())
+        return self.retrieval.users(picks)
 
     # ------------------------------------------------------------------ users
     def _user_index(self, raw: str) -> int | None:
+        known = self._user_indices.get(str(raw))
+        if known is not None:
+            return known
         idx = int(self.data.featuremap.index_of(self.data.user_field, [str(raw)])[0])
-        return idx if idx >= FIRST else None
+        if idx < FIRST:
+            return None
+        self._user_indices[str(raw)] = idx  # bounded by the trained vocabulary
+        return idx
 
     def _user_fields(self) -> dict[str, Any]:
         fm = self.data.featuremap
@@ -196,7 +219,8 @@ class ServingModel:
                     out[j] = self.retrieval.rows(batches[j])[0]
             return out
         if known:
-            rows = self.model.score_items(torch.tensor([users[j] for j in known])).float().cpu()
+            known_users = torch.tensor([users[j] for j in known])
+            rows = self.pairs.score(known_users) if self.pairs is not None else self.model.score_items(known_users).float().cpu()
             out.update(zip(known, rows))
         for j in live:
             if users[j] is None:
@@ -286,6 +310,8 @@ class ServingModel:
                                        f"item '{new[0].get(self.catalogue.item_field)}' it never saw",
                                        fix="add items to a two-tower or composed model with item features")
             indices = self.catalogue.upsert(items)
+            if self.pairs is not None:
+                self.pairs.invalidate()
             if self.index is not None and self.retrieval is not None and self.retrieval.encodes_new_items and indices:
                 with torch.no_grad():
                     self.index.set_rows(indices, self.retrieval.items(torch.tensor(indices)))

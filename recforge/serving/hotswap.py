@@ -14,19 +14,19 @@ import threading
 from typing import Any
 
 from recforge.services.model_refs import ModelRef, open_model, resolve_model_ref
+from recforge.serving.ann import IndexConfig
 from recforge.serving.engine import ServingModel
 
 log = logging.getLogger(__name__)
 
 
-def load_serving(text: str, persist: bool = True, exact_below: int | None = None) -> ServingModel:
+def load_serving(text: str, persist: bool = True, index_config: IndexConfig | None = None) -> ServingModel:
     """Resolve a model reference and load it for serving."""
     from recforge.core.store import Store
-    from recforge.serving.ann import EXACT_BELOW
 
     with Store.open() as store:
         ref, loaded = open_model(text, store)
-    return ServingModel(ref, loaded, None, persist, exact_below if exact_below is not None else EXACT_BELOW)
+    return ServingModel(ref, loaded, None, persist, index_config)
 
 
 class ModelHolder:
@@ -35,14 +35,15 @@ class ModelHolder:
     Args:
         text: the model reference being served.
         poll_seconds: how often a stage reference is re-resolved (0 = never).
+        index_config: the retrieval index of embedding models (every loaded version).
     """
 
     def __init__(self, text: str, poll_seconds: float = 2.0, persist: bool = True,
-                 exact_below: int | None = None, on_swap: Any = None) -> None:
+                 index_config: IndexConfig | None = None, on_swap: Any = None) -> None:
         self.text = text
         self.persist = persist
-        self.exact_below = exact_below
-        self.current = load_serving(text, persist, exact_below)
+        self.index_config = index_config
+        self.current = load_serving(text, persist, index_config)
         self.on_swap = on_swap
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
@@ -62,7 +63,7 @@ class ModelHolder:
         ref = self._resolve()
         if ref.label == self.current.version:
             return False
-        fresh = load_serving(self.text, self.persist, self.exact_below)
+        fresh = load_serving(self.text, self.persist, self.index_config)
         carried = list(self.current.catalogue.state.added.values())
         if carried:
             try:

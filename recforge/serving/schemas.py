@@ -80,6 +80,7 @@ class Health(BaseModel):
     model_version: str
     catalogue_size: int
     index: str
+    nprobe: int | None = None  # IVF lists probed per query (tuned or --nprobe)
 
 
 class ErrorBody(BaseModel):

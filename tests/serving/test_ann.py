@@ -1,4 +1,4 @@
-"""The faiss HNSW index against exact search, with live adds, updates and masks."""
+"""The faiss IVF and HNSW indexes against exact search, with live adds, updates and masks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 
 pytest.importorskip("faiss")
 
-from recforge.serving.ann import VectorIndex
+from recforge.serving.ann import IndexConfig, VectorIndex, recall_at
 
 
 def unit(n: int, d: int, seed: int) -> torch.Tensor:
@@ -17,13 +17,12 @@ def unit(n: int, d: int, seed: int) -> torch.Tensor:
 
 def test_hnsw_recall_and_live_rows() -> None:
     items, queries = unit(4000, 16, 0), unit(50, 16, 1)
-    ann, exact = VectorIndex(items, exact_below=0), VectorIndex(items)
+    ann, exact = VectorIndex(items, IndexConfig(method="hnsw", exact_below=0)), VectorIndex(items)
     assert (ann.kind, exact.kind) == ("hnsw", "exact")
     allowed = torch.ones(4000, dtype=torch.bool)
     _, got = ann.search(queries, 10, allowed)
     _, want = exact.search(queries, 10, allowed)
-    recall = sum(len(set(g.tolist()) & set(w.tolist())) for g, w in zip(got, want)) / want.numel()
-    assert recall >= 0.95
+    assert recall_at(got, want) >= 0.95
     # an added item equal to the query is its top hit; an updated item moves; a masked one never shows
     ann.set_rows([4000], queries[:1])
     assert int(ann.search(queries[:1], 1, torch.ones(4001, dtype=torch.bool))[1][0, 0]) == 4000
@@ -36,7 +35,29 @@ def test_hnsw_recall_and_live_rows() -> None:
 
 def test_ivf_with_every_list_probed_is_exact() -> None:
     items, queries = unit(4000, 16, 2), unit(20, 16, 3)
-    ivf = VectorIndex(items, exact_below=0, method="ivf", nprobe=4000)
+    ivf = VectorIndex(items, IndexConfig(exact_below=0, nlist=64, nprobe=64))
     allowed = torch.ones(4000, dtype=torch.bool)
     assert ivf.kind == "ivf"
     assert torch.equal(ivf.search(queries, 10, allowed)[1], VectorIndex(items).search(queries, 10, allowed)[1])
+
+
+def test_ivf_tunes_nprobe_on_tuning_queries_and_serves_live_rows() -> None:
+    items, tuning, queries = unit(6000, 16, 4), unit(100, 16, 5), unit(50, 16, 6)
+    ivf = VectorIndex(items, IndexConfig(exact_below=0, nlist=64, target_recall=0.9), tuning_queries=tuning)
+    assert ivf.kind == "ivf" and 1 <= ivf.nprobe < 64 and ivf.tuned_recall is not None and ivf.tuned_recall >= 0.9
+    allowed = torch.ones(6000, dtype=torch.bool)
+    # tuned on other queries: recall on these is measured, not promised; far above a few lists' share
+    assert recall_at(ivf.search(queries, 10, allowed)[1], VectorIndex(items).search(queries, 10, allowed)[1]) >= 0.8
+    ivf.set_rows([6000], queries[:1])
+    assert int(ivf.search(queries[:1], 1, torch.ones(6001, dtype=torch.bool))[1][0, 0]) == 6000
+    mask = torch.ones(6001, dtype=torch.bool)
+    mask[6000] = False
+    assert 6000 not in ivf.search(queries[:1], 10, mask)[1][0].tolist()
+
+
+def test_index_config_reaches_worker_processes_unchanged() -> None:
+    from recforge.serving.ann import index_from_env, index_to_env
+
+    config = IndexConfig(method="hnsw", exact_below=10, nprobe=7, target_recall=0.9)
+    assert index_from_env(index_to_env(config)) == config
+    assert index_from_env("") == IndexConfig()

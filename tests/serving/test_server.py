@@ -120,3 +120,23 @@ def test_hot_swap_under_load_drops_nothing(server: Server, serve_home: Path) -> 
     assert failures == []
     assert {"qs/1", "qs/2"} <= versions
     assert CLIENT.get(server.url + "/health").json()["model_version"] == "qs/2"
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_read(server: Server) -> None:
+    import socket
+
+    from recforge.serving.app import MAX_BODY
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+        sock.sendall(b"POST /recommend HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n{\"user\": " % (MAX_BODY + 1))
+        answer = b""
+        while b"limit" not in answer:  # the status line and the JSON body may come in two reads
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413") and b"over the" in answer
+    text = CLIENT.get(server.url + "/metrics").text
+    assert 'recforge_requests_total{endpoint="/recommend",status="413"}' in text
+    assert CLIENT.get(server.url + "/health").status_code == 200
