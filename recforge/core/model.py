@@ -98,6 +98,12 @@ def _topological(order: list[str], deps: dict[str, tuple[str, ...]]) -> list[str
     return done
 
 
+def execution_order(encoders: dict[str, Any]) -> list[str]:
+    """The order in which ``encoders`` (field name -> encoder) must run so that every encoder
+    with ``depends_on`` sees its dependencies' vectors already encoded."""
+    return _topological(list(encoders), {name: tuple(enc.depends_on) for name, enc in encoders.items()})
+
+
 class RecModel(nn.Module):
     """A composed model: per-field encoders -> one interaction -> a head ranker.
 

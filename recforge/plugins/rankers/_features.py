@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from recforge.core.errors import ConfigError, unknown_name
+from recforge.core.model import execution_order
 
 
 class EntityFeatures(nn.Module):
@@ -72,10 +73,7 @@ class EntityFeatures(nn.Module):
         if not names:
             return None
         batch = {n: getattr(self, f"lookup_{role}__{n}")[ids] for n in names}
-        encoded: dict[str, Tensor] = {}
-        for name in names:
-            encoded[name] = self.encoders[name](batch, encoded)
-        return torch.cat([encoded[n] for n in names], dim=1)
+        return self._encode_in_order(names, batch)
 
     def encode_batch(self, role: str, batch: dict[str, Tensor]) -> Tensor | None:
         """``[B, F, D]`` field vectors of the ``role`` fields read from the batch's own columns
@@ -83,8 +81,13 @@ class EntityFeatures(nn.Module):
         names = self.fields_of_role(role)
         if not names:
             return None
+        return self._encode_in_order(names, batch)
+
+    def _encode_in_order(self, names: list[str], batch: dict[str, Tensor]) -> Tensor:
+        """Run the encoders of ``names`` dependencies first (an ``id-text`` item id reads its text
+        field's vector, wherever the config lists it) and stack the vectors in the listed order."""
         encoded: dict[str, Tensor] = {}
-        for name in names:
+        for name in execution_order({n: self.encoders[n] for n in names}):
             encoded[name] = self.encoders[name](batch, encoded)
         return torch.cat([encoded[n] for n in names], dim=1)
 
