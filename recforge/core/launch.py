@@ -16,6 +16,7 @@ line on the node that made it instead of a rendezvous that times out.
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from dataclasses import dataclass
 
@@ -93,3 +94,32 @@ class TorchrunLaunch:
         """``python -m torch.distributed.run ... -m recforge ARGS`` for this node."""
         return [sys.executable, "-m", "torch.distributed.run", *self.rendezvous_args(),
                 f"--nproc_per_node={self.nproc}", "-m", "recforge", *args]
+
+
+def run_local_nodes(args: list[str], nnodes: int, endpoint: str, *, nproc: int = 1, env: dict[str, str] | None = None,
+                    timeout: float = 1800) -> list[subprocess.CompletedProcess[str]]:
+    """Run ``recforge ARGS`` as ``nnodes`` nodes of one job on this machine, all at once.
+
+    Each "node" is its own ``python -m recforge ARGS --nnodes N --node-rank R --rdzv-endpoint
+    ENDPOINT`` launch, exactly what every machine of a real cluster runs; they meet through
+    the same c10d rendezvous (``ENDPOINT`` on 127.0.0.1). How the tests and the benchmark
+    check a multi-node job without a cluster.
+
+    Returns:
+        Each node's finished process (stdout/stderr captured), in node-rank order.
+    """
+    procs = [subprocess.Popen([sys.executable, "-m", "recforge", *args, "--nnodes", str(nnodes), "--node-rank", str(r),
+                               "--rdzv-endpoint", endpoint, "--nproc", str(nproc)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for r in range(nnodes)]
+    done = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=timeout)
+            done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return done
