@@ -65,7 +65,7 @@ def encode_chunks(texts: Sequence[str], params: LMParams, workers: int,
         batch_size=max(params.batch_size, 256), batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=workers),
         num_cpus=1)
     for batch in encoded.iter_batches(batch_size=chunk_rows, batch_format="numpy"):
-        yield [str(t) for t in batch["text"]], torch.from_numpy(np.ascontiguousarray(batch["vector"]))
+        yield [str(t) for t in batch["text"]], torch.tensor(np.asarray(batch["vector"], dtype=np.float32))
 
 
 def fill_cache_with_ray(cache: TextCache, config: TextVectorConfig, texts: Sequence[str], params: LMParams,
