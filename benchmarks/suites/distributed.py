@@ -1,10 +1,11 @@
 """``distributed``: the issue-22 bars for multi-node torchrun and Ray, measured in one run.
 
-* ``examples/configs/ml100k-ctr-fm.yaml`` (early stopping on valid AUC, seed 2024, one thread
-  per process) trained three ways, back to back: one process; two "nodes" on this machine
+* ``examples/configs/ml100k-ctr-fm.yaml`` (``--models fm,deepfm`` adds the DeepFM config; as
+  shipped: early stopping on valid AUC, seed 2024; one thread per process) trained three
+  ways, back to back: one process; two "nodes" on this machine
   (two ``recforge train --nnodes 2`` launches against one c10d rendezvous on 127.0.0.1, one
   process each); Ray Train with 2 workers on a private local Ray instance. Bar: test AUC of
-  each within 0.003 of the one-process run, and one run row in the two-node store.
+  each within 0.003 of the one-process run, and one run row in each store.
 * ml-latest-small titles (MiniLM, the ``text-lm`` defaults) encoded by ``recforge text
   encode`` locally and as a Ray Data job with 2 actors, each into a fresh text cache. Bar:
   the same keys in both caches and every vector pair at cosine >= 0.9999.
@@ -29,7 +30,9 @@ from benchmarks.harness import Result, echo, thread_env
 from benchmarks.suites import Options, SuiteOutput
 
 REPO = Path(__file__).resolve().parents[2]
-FM_CONFIG = REPO / "examples" / "configs" / "ml100k-ctr-fm.yaml"
+#: ``--models`` names -> shipped example configs (default: fm)
+CONFIGS = {"fm": REPO / "examples" / "configs" / "ml100k-ctr-fm.yaml",
+           "deepfm": REPO / "examples" / "configs" / "ml100k-ctr-deepfm.yaml"}
 AUC_BAND = 0.003
 MIN_COSINE = 0.9999
 TITLES_CONFIG: dict[str, Any] = {
@@ -89,26 +92,38 @@ def _cache_vectors(home: Path) -> dict[bytes, Any]:
 
 
 def _training(opts: Options, root: Path) -> tuple[list[Result], list[str]]:
+    results, notes = [], []
+    for model in opts.models or ["fm"]:
+        if model not in CONFIGS:
+            raise ValueError(f"--models {model}: the distributed suite knows {', '.join(CONFIGS)}")
+        found, said = _three_ways(model, opts, root / model)
+        results += found
+        notes += said
+    return results, notes
+
+
+def _three_ways(model: str, opts: Options, root: Path) -> tuple[list[Result], list[str]]:
+    """One config trained by one process, by two local "nodes" and by 2 Ray Train workers."""
     sets = ["train.threads=1"] + (["train.epochs=2", "train.patience=0"] if opts.size == "tiny" else [])
-    args = ["train", str(FM_CONFIG), *[a for s in sets for a in ("--set", s)], "--json"]
-    echo("distributed: one process")
+    args = ["train", str(CONFIGS[model]), *[a for s in sets for a in ("--set", s)], "--json"]
+    echo(f"distributed: {model}, one process")
     one, one_s = _recforge(args, root / "one")
-    echo("distributed: two nodes (c10d on 127.0.0.1)")
+    echo(f"distributed: {model}, two nodes (c10d on 127.0.0.1)")
     two, two_s = _two_nodes(args, root / "two-nodes")
     rows_two = _run_rows(root / "two-nodes")
-    echo("distributed: Ray Train, 2 workers, local instance")
+    echo(f"distributed: {model}, Ray Train, 2 workers, local instance")
     ray, ray_s = _recforge([*args, "--ray-address", "local", "--workers", "2"], root / "ray")
     rows_ray = _run_rows(root / "ray")
     results, notes = [], []
     for label, doc, wall, rows in (("1 process", one, one_s, None), ("2 nodes x 1 (torchrun c10d)", two, two_s, rows_two),
                                    ("Ray Train 2 workers", ray, ray_s, rows_ray)):
         gap = abs(doc["test"]["auc"] - one["test"]["auc"])
-        results.append(Result("distributed", "recforge", f"FM {label}", auc=doc["test"]["auc"], wall_s=wall,
+        results.append(Result("distributed", "recforge", f"{model} {label}", auc=doc["test"]["auc"], wall_s=wall,
                               extra={"valid_auc": doc["valid"]["auc"], "epochs": doc["epochs_run"],
                                      "best_epoch": doc["best_epoch"], "test_auc_gap": gap, "run_rows": rows}))
         if rows is not None:
             verdict = "met" if gap <= AUC_BAND and rows == 1 else "MISSED"
-            notes.append(f"{label}: test AUC {doc['test']['auc']:.4f} vs 1 process {one['test']['auc']:.4f} "
+            notes.append(f"{model} {label}: test AUC {doc['test']['auc']:.4f} vs 1 process {one['test']['auc']:.4f} "
                          f"(gap {gap:.4f}, bar <= {AUC_BAND}), {rows} run row(s): {verdict}")
     return results, notes
 

@@ -39,10 +39,11 @@ def text() -> None:
 @set_option
 @click.option("--ray-address", default=None, metavar="ADDR",
               help="Encode as a Ray Data job on this cluster ('auto', 'ray://host:10001', or 'local').")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Ray Data encoding actors (one language model each); needs --ray-address.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Ray Data encoding actors (one language model each; default 1); needs --ray-address.")
 @json_option
-def encode(config_path: Path, overrides: tuple[str, ...], ray_address: str | None, workers: int, as_json: bool) -> None:
+def encode(config_path: Path, overrides: tuple[str, ...], ray_address: str | None, workers: int | None,
+           as_json: bool) -> None:
     """Encode every distinct text CONFIG's text encoders need into the text cache."""
     from recforge.core.components import PrepareContext
     from recforge.core.config import load_config
@@ -52,7 +53,7 @@ def encode(config_path: Path, overrides: tuple[str, ...], ray_address: str | Non
     from recforge.core.textcache import TextCache
 
     config = load_config(config_path, list(overrides))
-    if workers > 1 and ray_address is None:
+    if workers is not None and ray_address is None:
         raise ConfigError("--workers needs --ray-address", fix="pass --ray-address local (or auto, or ray://HOST:10001)")
     if ray_address is not None:
         from recforge.ray_support import require_ray
@@ -76,7 +77,7 @@ def encode(config_path: Path, overrides: tuple[str, ...], ray_address: str | Non
             else:
                 from recforge.ray_support.text_encoding import fill_cache_with_ray
 
-                fill_cache_with_ray(cache, bank.cache_config(), texts, bank.params, ray_address, workers)
+                fill_cache_with_ray(cache, bank.cache_config(), texts, bank.params, ray_address, workers or 1)
             rows.append({"field": bank.owner, "texts": len(set(texts)), "encoded": missing,
                          "seconds": round(time.perf_counter() - started, 2), "model": bank.model_id})
     if as_json:

@@ -12,6 +12,7 @@ chunk, and the workers need no access to ``RECFORGE_HOME``.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ def encode_chunks(texts: Sequence[str], params: LMParams, workers: int,
     """``(texts, vectors)`` chunks of the Ray Data job over ``texts`` (any order)."""
     import ray.data
 
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-10 s progress reports on stderr
+    ray.data.DataContext.get_current().enable_progress_bars = False
     blocks = max(workers * 4, len(texts) // 4096, 1)
     dataset = ray.data.from_items([{"text": t} for t in texts], override_num_blocks=min(blocks, len(texts)))
     encoded = dataset.map_batches(

@@ -13,25 +13,19 @@ import os
 from pathlib import Path
 
 import pytest
+from fm_reference import AUC_BAND, train_args
 
 from recforge.core.launch import run_local_nodes
 from recforge.serving.process import free_port
 
-REPO = Path(__file__).resolve().parents[2]
-FM_CONFIG = REPO / "examples" / "configs" / "ml100k-ctr-fm.yaml"
-SMALL_RUN = ["train.epochs=2", "train.patience=0", "train.threads=1", "train.batch_size=4096"]
-AUC_BAND = 0.003
-
 
 @pytest.mark.slow
-def test_two_nodes_train_like_one_process_and_write_once(tasks_dir: Path, recforge_env: Path) -> None:
-    from recforge.core.config import load_config
-    from recforge.core.experiment import evaluate_run, run_experiment
+def test_two_nodes_train_like_one_process_and_write_once(one_process_fm: dict, recforge_env: Path) -> None:
+    from recforge.core.experiment import evaluate_run
     from recforge.core.store import Store
 
-    args = ["train", str(FM_CONFIG), *[a for s in SMALL_RUN for a in ("--set", s)], "--json"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    nodes = run_local_nodes(args, 2, f"127.0.0.1:{free_port()}", env=env, timeout=900)
+    nodes = run_local_nodes(train_args(), 2, f"127.0.0.1:{free_port()}", env=env, timeout=900)
     for node in nodes:
         assert node.returncode == 0, node.stderr[-3000:]
     printed = [node.stdout for node in nodes if node.stdout.strip()]
@@ -48,6 +42,5 @@ def test_two_nodes_train_like_one_process_and_write_once(tasks_dir: Path, recfor
         assert single.keys() == two["test"].keys()
         for key, value in single.items():
             assert two["test"][key] == pytest.approx(value, rel=0, abs=1e-6), key
-        one = run_experiment(load_config(FM_CONFIG, SMALL_RUN), store, progress=False)
-    assert abs(one.test["auc"] - two["test"]["auc"]) <= AUC_BAND
-    assert abs(one.valid["auc"] - two["valid"]["auc"]) <= AUC_BAND
+    assert abs(one_process_fm["test"]["auc"] - two["test"]["auc"]) <= AUC_BAND
+    assert abs(one_process_fm["valid"]["auc"] - two["valid"]["auc"]) <= AUC_BAND
