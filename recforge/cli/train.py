@@ -166,7 +166,8 @@ def _train_seeds(config_path: Path, overrides: list[str], config: ExperimentConf
     from recforge.tune.seeds import run_seeds, seed_list
 
     if launch.needed:
-        raise ConfigError("--seeds cannot be combined with --nproc", fix="run the seeds one after another, or drop --nproc")
+        raise ConfigError("--seeds cannot be combined with --nproc/--nnodes",
+                          fix="run the seeds one after another, or drop --nproc/--nnodes")
     first = config.train.seed
     label = name or str(config.name or config_path.stem)
 
