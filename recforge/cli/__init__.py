@@ -51,6 +51,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("recforge.cli.serve:serve", "Serve MODEL (run id, name@stage, name/version or saved-model..."),
     "similar": ("recforge.cli.predict:similar", "The K items closest to ITEM (cosine over the model's item..."),
     "studies": ("recforge.cli.studies:studies", "Hyperparameter searches and their trials."),
+    "text": ("recforge.cli.text:text", "Language-model text vectors: fill the text cache before training."),
     "train": ("recforge.cli.train:train", "Train the model a CONFIG.yaml describes, evaluate it and..."),
     "tune": ("recforge.cli.tune:tune", "Search CONFIG's settings over SPACE on the validation metric;..."),
 }

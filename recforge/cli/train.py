@@ -5,9 +5,11 @@ of metrics (or one JSON document with ``--json``). An interrupted run (Ctrl-C) p
 resume it and exits with 130.
 
 Scale-out: ``--nproc N`` re-launches the same command under ``torch.distributed.run``
-(torchrun) with N processes on this machine; a command started by torchrun itself
-(``torchrun --nproc_per_node=N -m recforge train CONFIG``) opens the store and prints only on
-rank 0.
+(torchrun) with N processes on this machine; ``--nnodes N --node-rank R --rdzv-endpoint
+HOST:PORT`` makes it one node of a multi-node job (c10d rendezvous); a command started by
+torchrun itself (``torchrun --nproc_per_node=N -m recforge train CONFIG``) opens the store and
+prints only on rank 0. ``train --ray-address ADDR --workers N`` runs the same trainer under Ray
+Train instead (:mod:`recforge.ray_support`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from recforge.core.experiment import (
     resume_experiment,
     run_experiment,
 )
+from recforge.core.launch import DEFAULT_RDZV_ID, TorchrunLaunch
 from recforge.core.store import Store
 
 T = TypeVar("T")
@@ -43,15 +46,32 @@ nproc_option = click.option("--nproc", type=click.IntRange(min=1), default=1, sh
                             help="Processes on this machine (torchrun; gloo on CPU, nccl on CUDA).")
 
 
-def _launch(ctx: click.Context, nproc: int, args: list[str]) -> bool:
-    """Re-run this command as ``torchrun --nproc_per_node=nproc``; False when not needed.
+def nodes_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--nnodes/--node-rank/--rdzv-endpoint/--rdzv-id``: this command as one node of a
+    multi-node torchrun job (c10d rendezvous; see :mod:`recforge.core.launch`)."""
+    options = [
+        click.option("--nnodes", type=int, default=1, show_default=True,
+                     help="Machines in the job; every node runs this command (torchrun, c10d rendezvous)."),
+        click.option("--node-rank", type=int, default=0, show_default=True, help="This machine's index, 0..nnodes-1."),
+        click.option("--rdzv-endpoint", metavar="HOST:PORT", default=None,
+                     help="Rendezvous address every node passes: the first node's host and a free port."),
+        click.option("--rdzv-id", default=DEFAULT_RDZV_ID, show_default=True,
+                     help="Job id every node passes (jobs with different ids never meet)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _launch(ctx: click.Context, launch: TorchrunLaunch, args: list[str]) -> bool:
+    """Re-run this command under torchrun as ``launch`` describes; False when not needed.
 
     Exits with torchrun's status: 0 when every rank succeeded.
     """
-    if nproc <= 1 or distributed.env_world_size() > 1:
+    if not launch.needed or distributed.env_world_size() > 1:
         return False
     debug = ["--debug"] if (ctx.find_root().obj or {}).get("debug") else []
-    code = subprocess.call(distributed.torchrun_command(nproc, [*debug, *args]))
+    code = subprocess.call(distributed.torchrun_command(launch.nproc, [*debug, *args], launch))
     raise click.exceptions.Exit(code)
 
 
@@ -99,28 +119,55 @@ def _guarded(action: Callable[[Store], T]) -> T:
 @json_option
 @device_option
 @nproc_option
+@nodes_options
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="Train under Ray Train on this cluster ('auto', 'ray://host:10001', or 'local' to start one).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Ray Train workers (processes; with --ray-address, default 1).")
 @click.pass_context
 def train(ctx: click.Context, config_path: Path, overrides: tuple[str, ...], name: str | None, seeds: int,
-          as_json: bool, device: str, nproc: int) -> None:
+          as_json: bool, device: str, nproc: int, nnodes: int, node_rank: int, rdzv_endpoint: str | None,
+          rdzv_id: str, ray_address: str | None, workers: int | None) -> None:
     """Train the model a CONFIG.yaml describes, evaluate it and store the run."""
     config = load_config(config_path, list(overrides))  # a bad config fails before any launch
-    if seeds > 1:
-        _train_seeds(config_path, list(overrides), config, name, seeds, as_json, device, nproc)
+    launch = TorchrunLaunch(nproc, nnodes, node_rank, rdzv_endpoint, rdzv_id)
+    if ray_address is not None or workers is not None:
+        _train_on_ray(config, ray_address, workers, launch, seeds, name, as_json, device)
         return
-    _launch(ctx, nproc, ["train", str(config_path), *[a for o in overrides for a in ("--set", o)],
-                         *(["--name", name] if name else []), *(["--json"] if as_json else []), "--device", device])
+    if seeds > 1:
+        _train_seeds(config_path, list(overrides), config, name, seeds, as_json, device, launch)
+        return
+    _launch(ctx, launch, ["train", str(config_path), *[a for o in overrides for a in ("--set", o)],
+                          *(["--name", name] if name else []), *(["--json"] if as_json else []), "--device", device])
     result = _guarded(lambda store: run_experiment(config, store, name=name, progress=not as_json, device=device))
     _render(result, as_json, "trained")
 
 
+def _train_on_ray(config: ExperimentConfig, ray_address: str | None, workers: int | None, launch: TorchrunLaunch,
+                  seeds: int, name: str | None, as_json: bool, device: str) -> None:
+    """``train --ray-address ADDR --workers N``: the same trainer as N Ray Train workers."""
+    if ray_address is None:
+        raise ConfigError("--workers needs --ray-address", fix="pass --ray-address local (or auto, or ray://HOST:10001)")
+    if launch.needed:
+        raise ConfigError("--ray-address cannot be combined with --nproc/--nnodes",
+                          fix="let Ray place the processes with --workers N, or drop --ray-address for torchrun")
+    if seeds > 1:
+        raise ConfigError("--seeds cannot be combined with --ray-address", fix="run the seeds one after another")
+    from recforge.ray_support.train import train_with_ray
+
+    result = train_with_ray(config, ray_address, workers or 1, name=name, device=device)
+    _render(result, as_json, "trained")
+
+
 def _train_seeds(config_path: Path, overrides: list[str], config: ExperimentConfig, name: str | None, seeds: int,
-                 as_json: bool, device: str, nproc: int) -> None:
+                 as_json: bool, device: str, launch: TorchrunLaunch) -> None:
     """``train --seeds N``: one run per seed through ``load_config(path, overrides + seed)``."""
     from recforge.cli._seeds import render_seeds
     from recforge.tune.seeds import run_seeds, seed_list
 
-    if nproc > 1:
-        raise ConfigError("--seeds cannot be combined with --nproc", fix="run the seeds one after another, or drop --nproc")
+    if launch.needed:
+        raise ConfigError("--seeds cannot be combined with --nproc/--nnodes",
+                          fix="run the seeds one after another, or drop --nproc/--nnodes")
     first = config.train.seed
     label = name or str(config.name or config_path.stem)
 
@@ -137,20 +184,23 @@ def _train_seeds(config_path: Path, overrides: list[str], config: ExperimentConf
 @json_option
 @device_option
 @nproc_option
+@nodes_options
 @click.option("--force", is_flag=True,
               help="Take over a run still marked running whose process you know is gone (another host).")
 @click.pass_context
-def resume(ctx: click.Context, run_id: int, as_json: bool, device: str, nproc: int, force: bool) -> None:
+def resume(ctx: click.Context, run_id: int, as_json: bool, device: str, nproc: int, nnodes: int, node_rank: int,
+           rdzv_endpoint: str | None, rdzv_id: str, force: bool) -> None:
     """Continue an interrupted or failed RUN from its last checkpoint (any --nproc).
 
     A run still marked ``running`` is taken over at once when its process is known dead on
     this host (``kill -9``, out of memory); otherwise the error says when it becomes
     resumable, or pass ``--force``.
     """
-    if distributed.env_rank() == 0:
+    launch = TorchrunLaunch(nproc, nnodes, node_rank, rdzv_endpoint, rdzv_id)
+    if distributed.env_rank() == 0 and launch.node_rank == 0:
         with Store.open() as store:
             store.release_dead_run(run_id, force=force)
-    _launch(ctx, nproc, ["resume", str(run_id), *(["--json"] if as_json else []), "--device", device])
+    _launch(ctx, launch, ["resume", str(run_id), *(["--json"] if as_json else []), "--device", device])
     result = _guarded(lambda store: resume_experiment(run_id, store, progress=not as_json, device=device))
     _render(result, as_json, "resumed")
 
@@ -161,13 +211,16 @@ def resume(ctx: click.Context, run_id: int, as_json: bool, device: str, nproc: i
 @json_option
 @device_option
 @nproc_option
+@nodes_options
 @click.pass_context
-def eval_cmd(ctx: click.Context, model: str, split: str, as_json: bool, device: str, nproc: int) -> None:
+def eval_cmd(ctx: click.Context, model: str, split: str, as_json: bool, device: str, nproc: int, nnodes: int,
+             node_rank: int, rdzv_endpoint: str | None, rdzv_id: str) -> None:
     """Evaluate MODEL (run id, name@stage, name/version or its run's folder) on a split of its data."""
     from recforge.services.model_refs import resolve_run_id
 
+    launch = TorchrunLaunch(nproc, nnodes, node_rank, rdzv_endpoint, rdzv_id)
     run_id = resolve_run_id(model)
-    _launch(ctx, nproc, ["eval", str(run_id), "--split", split, *(["--json"] if as_json else []), "--device", device])
+    _launch(ctx, launch, ["eval", str(run_id), "--split", split, *(["--json"] if as_json else []), "--device", device])
     if distributed.env_rank() != 0:
         evaluate_run(run_id, None, split=split, device=device)
         return

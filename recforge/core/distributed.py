@@ -3,7 +3,9 @@
 recforge scales out on PyTorch's own engine rather than a separate tool: ``torchrun
 --nproc_per_node=N -m recforge train CONFIG`` starts N copies of the normal CLI, and the
 services notice ``WORLD_SIZE > 1`` and join the process group (:func:`session`): gloo on CPU,
-nccl when the device is CUDA (each rank then uses ``cuda:LOCAL_RANK``).
+nccl when the device is CUDA (each rank then uses ``cuda:LOCAL_RANK``). Several machines meet
+through torchrun's c10d rendezvous (:mod:`recforge.core.launch`); a process group that another
+engine already set up (Ray Train's TorchTrainer, :mod:`recforge.ray_support`) is used as is.
 
 What each rank does (see ``docs/distributed.md``):
 
@@ -28,7 +30,6 @@ are identities), so callers need no ``if distributed`` branches of their own.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -39,6 +40,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from recforge.core.errors import ConfigError
+from recforge.core.launch import TorchrunLaunch
 from recforge.core.textcache import ShardSpec
 
 REQUIRED_ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
@@ -279,13 +281,11 @@ def wrap_for_training(model: nn.Module, device: str | torch.device) -> nn.Module
 
 
 # --------------------------------------------------------------------------- launching
-def torchrun_command(nproc: int, args: list[str], nnodes: int = 1) -> list[str]:
-    """The ``python -m torch.distributed.run ... -m recforge ARGS`` command for one node.
+def torchrun_command(nproc: int, args: list[str], launch: TorchrunLaunch | None = None) -> list[str]:
+    """The ``python -m torch.distributed.run ... -m recforge ARGS`` command for this node.
 
-    Single-node launches use ``--standalone`` (a free local rendezvous port), so several
-    launches on one machine never collide.
+    Without ``launch``: ``nproc`` processes on this machine with a ``--standalone`` rendezvous
+    (a free local port, so several launches on one machine never collide). With it: the
+    node's share of a multi-node job (c10d rendezvous, see :mod:`recforge.core.launch`).
     """
-    if nproc < 1:
-        raise ConfigError(f"--nproc {nproc} must be at least 1", fix="pass --nproc 2 or more")
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nnodes={nnodes}",
-            f"--nproc_per_node={nproc}", "-m", "recforge", *args]
+    return (launch or TorchrunLaunch(nproc=nproc)).command(args)
