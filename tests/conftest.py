@@ -48,6 +48,28 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(1)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """Under CI (``CI`` set) a skipped test is a failed one: CI installs every extra the tests
+    use (``.[dev]``) and starts every service, so a skip there means a missing component
+    (``importorskip`` of an uninstalled extra, absent data) that would otherwise pass silently."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI, which must run every test: {report.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> object:
+    """The same for a whole module skipped at import (``pytest.importorskip`` at top level)."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"module skipped under CI, which must run every test: {report.longrepr}"
+
+
 PG_ADMIN_URL = os.environ.get("RECFORGE_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
 
 
