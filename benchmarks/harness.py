@@ -165,13 +165,15 @@ def combine_rounds(results: Sequence[Result]) -> Result:
 # --------------------------------------------------------------------------- ratios
 @dataclass
 class Comparison:
-    """recforge against the fastest peer on one model."""
+    """recforge against the fastest peer (speed) and the most accurate peer (AUC) on one model."""
 
     model: str
     best_peer: str | None
     speedup: float | None          # recforge samples/s / best peer samples/s
     auc_delta: float | None        # recforge AUC - that peer's AUC
     wall_ratio: float | None       # recforge wall / best-wall peer's wall
+    accurate_peer: str | None = None          # the peer with the highest test AUC
+    accurate_auc_delta: float | None = None   # recforge AUC - its AUC
 
 
 def compare(results: Iterable[Result], baseline: str = BASELINE) -> list[Comparison]:
@@ -194,7 +196,12 @@ def compare(results: Iterable[Result], baseline: str = BASELINE) -> list[Compari
                 auc_delta = ours.auc - best.auc
         if ours is not None and best_wall is not None and ours.wall_s:
             wall_ratio = ours.wall_s / best_wall.wall_s  # type: ignore[operator]
-        out.append(Comparison(model, best.library if best else None, speedup, auc_delta, wall_ratio))
+        scored = [r for r in peers if r.auc is not None]
+        accurate = max(scored, key=lambda r: r.auc or 0.0) if scored else None
+        accurate_delta = (ours.auc - accurate.auc if ours is not None and ours.auc is not None  # type: ignore[operator]
+                          and accurate is not None else None)
+        out.append(Comparison(model, best.library if best else None, speedup, auc_delta, wall_ratio,
+                              accurate.library if accurate else None, accurate_delta))
     return out
 
 
@@ -361,26 +368,33 @@ def _fmt(value: Any, digits: int = 0) -> str:
 
 
 def results_table(results: Sequence[Result]) -> str:
-    """Markdown table of results; failed rows show their error in the last column."""
-    lines = ["| model | library | samples/s | test AUC | wall s | peak RSS MB | note |",
-             "|---|---|---:|---:|---:|---:|---|"]
+    """Markdown table of results; failed rows show their error in the last column.
+
+    The precision column is the runner's ``precision`` (fp32 or bf16 autocast; the peers
+    always train in fp32).
+    """
+    lines = ["| model | library | precision | samples/s | test AUC | wall s | peak RSS MB | note |",
+             "|---|---|---|---:|---:|---:|---:|---|"]
     for r in results:
         note = r.error or ", ".join(f"{k}={_fmt(v, 3) if isinstance(v, float) else v}"
-                                    for k, v in r.extra.items() if k not in ("samples_per_s_rounds",))
-        lines.append(f"| {r.model} | {r.library} | {_fmt(r.samples_per_s)} | {_fmt(r.auc, 4)} | "
-                     f"{_fmt(r.wall_s, 1)} | {_fmt(r.peak_rss_mb)} | {note} |")
+                                    for k, v in r.extra.items() if k not in ("samples_per_s_rounds", "precision"))
+        lines.append(f"| {r.model} | {r.library} | {r.extra.get('precision') or '–'} | {_fmt(r.samples_per_s)} | "
+                     f"{_fmt(r.auc, 4)} | {_fmt(r.wall_s, 1)} | {_fmt(r.peak_rss_mb)} | {note} |")
     return "\n".join(lines)
 
 
 def comparison_table(rows: Sequence[Comparison]) -> str:
-    """Markdown table of recforge / best peer ratios."""
-    lines = ["| model | fastest peer | recforge / peer samples/s | AUC recforge - peer | wall recforge / best peer |",
-             "|---|---|---:|---:|---:|"]
+    """Markdown table of recforge / fastest peer ratios and the AUC gap to the most accurate peer."""
+    lines = [("| model | fastest peer | recforge / peer samples/s | AUC recforge - peer | most accurate peer | "
+              "AUC recforge - most accurate | wall recforge / best peer |"),
+             "|---|---|---:|---:|---|---:|---:|"]
     for c in rows:
         delta = "–" if c.auc_delta is None else f"{c.auc_delta:+.4f}"
         speed = "–" if c.speedup is None else f"{c.speedup:.2f}x"
         wall = "–" if c.wall_ratio is None else f"{c.wall_ratio:.2f}"
-        lines.append(f"| {c.model} | {c.best_peer or '–'} | {speed} | {delta} | {wall} |")
+        accurate = "–" if c.accurate_auc_delta is None else f"{c.accurate_auc_delta:+.4f}"
+        lines.append(f"| {c.model} | {c.best_peer or '–'} | {speed} | {delta} | {c.accurate_peer or '–'} | "
+                     f"{accurate} | {wall} |")
     return "\n".join(lines)
 
 
