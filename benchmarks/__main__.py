@@ -2,6 +2,8 @@
 
     python -m benchmarks train --peers-python .peers-venv/bin/python [--models lr,deepfm] [--epochs 1]
     python -m benchmarks limit --json --size tiny
+    python -m benchmarks train --peers-python .peers-venv/bin/python --models fm,deepfm --seeds 3 \
+        --max-epochs 30 --also-fp32 --config fm=examples/configs/ml100k-ctr-fm-tuned.yaml
 
 Suites: train, limit, recommend, scale, text, serve (see ``benchmarks/suites/``). Progress goes to
 stderr; stdout gets the markdown tables, or with ``--json`` exactly one JSON list of result
@@ -32,12 +34,31 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--size", choices=("tiny", "full"), default="full", help="tiny: seconds-long smoke sizes")
     parser.add_argument("--max-steps", type=int, default=200, help="scale suite: training steps per size")
     parser.add_argument("--no-report", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--seeds", type=int, default=1, help="train suite: seeds per library (2024, 2025, ...)")
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="train suite: the epoch cap every library gets under its early stopping")
+    parser.add_argument("--also-fp32", action="store_true",
+                        help="train suite: also run recforge in float32 where its config autocasts to bf16")
+    parser.add_argument("--config", dest="configs", action="append", default=[], metavar="MODEL=PATH",
+                        help="train suite: recforge config for MODEL (default examples/configs/ml100k-ctr-MODEL.yaml)")
+    parser.add_argument("--peers", default=None, help="train suite: comma list of peers (default: all)")
     ns = parser.parse_args(argv)
     if ns.rounds < 1 or ns.threads < 1 or (ns.epochs is not None and ns.epochs < 1) or ns.max_steps < 1:
         parser.error("--rounds, --threads, --epochs and --max-steps must be at least 1")
+    if ns.seeds < 1 or (ns.max_epochs is not None and ns.max_epochs < 1):
+        parser.error("--seeds and --max-epochs must be at least 1")
+    if ns.epochs is not None and ns.max_epochs is not None:
+        parser.error("--epochs (fixed, no early stopping) and --max-epochs (a cap) exclude each other")
+    configs = {}
+    for item in ns.configs:
+        model, sep, path = item.partition("=")
+        if not sep or not model.strip() or not path.strip():
+            parser.error(f"--config {item!r}: expected MODEL=PATH, e.g. fm=examples/configs/ml100k-ctr-fm-tuned.yaml")
+        configs[model.strip()] = path.strip()
     models = [m.strip() for m in ns.models.split(",") if m.strip()] if ns.models else None
+    peers = [p.strip() for p in ns.peers.split(",") if p.strip()] if ns.peers else None
     return Options(ns.suite, ns.peers_python, ns.json, models, ns.epochs, ns.rounds, ns.threads, ns.size,
-                   ns.max_steps, not ns.no_report)
+                   ns.max_steps, not ns.no_report, ns.seeds, ns.max_epochs, ns.also_fp32, configs, peers)
 
 
 def section_name(opts: Options) -> str:
@@ -47,6 +68,10 @@ def section_name(opts: Options) -> str:
         name += f" --models {','.join(opts.models)}"
     if opts.epochs is not None:
         name += f" --epochs {opts.epochs}"
+    if opts.seeds > 1:
+        name += f" --seeds {opts.seeds}"
+    if opts.peers:
+        name += f" --peers {','.join(opts.peers)}"
     return name
 
 

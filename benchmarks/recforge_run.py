@@ -1,12 +1,17 @@
 """recforge's side of the ``train`` suite: one experiment through the real service, one JSON line.
 
-    python benchmarks/recforge_run.py --model deepfm [--epochs N] [--threads 2] [--set train.amp=true]
+    python benchmarks/recforge_run.py --model deepfm [--epochs N | --max-epochs N] [--seed S]
+        [--precision config|fp32|bf16] [--threads 2] [--set train.amp=true]
 
 Runs ``recforge.core.experiment.run_experiment`` on ``examples/configs/ml100k-ctr-MODEL.yaml``
 exactly as ``recforge train`` does (fresh ``RECFORGE_HOME`` store, model saved), in its own
 process so peak RSS is this run's. samples/s is the trainer's own measurement: the
 ``samples_per_s`` of each epoch's last ``step`` event covers that epoch's training steps only
 (validation runs after it), so the total is samples / sum of those epoch times.
+
+``--precision fp32`` trains the config with ``train.amp=false``, ``bf16`` with ``train.amp=true``
+(bf16 autocast of the matrix products; weights, optimiser and validation stay float32);
+``config`` keeps the config's own ``train.amp``. The result line says which one ran.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"lr": "LR", "fm": "FM", "deepfm": "DeepFM", "dcnv2": "DCNv2", "autoint": "AutoInt+", "xdeepfm": "xDeepFM"}
+#: --precision -> the train.amp override it sets (None: the config's own)
+PRECISIONS: dict[str, str | None] = {"config": None, "fp32": "false", "bf16": "true"}
 
 
 class EpochRates:
@@ -55,6 +62,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", required=True, choices=sorted(MODELS))
     parser.add_argument("--config", default=None, help="default: examples/configs/ml100k-ctr-MODEL.yaml")
     parser.add_argument("--epochs", type=int, default=None, help="exactly N epochs, no early stopping")
+    parser.add_argument("--max-epochs", type=int, default=None,
+                        help="epoch cap under the config's early stopping (default: the config's train.epochs)")
+    parser.add_argument("--seed", type=int, default=None, help="train.seed (default: the config's)")
+    parser.add_argument("--precision", choices=sorted(PRECISIONS), default="config",
+                        help="fp32 (train.amp=false), bf16 (train.amp=true) or the config's train.amp")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tasks-dir", default=None, help="RECFORGE_TASKS_DIR for the config (default: ../shared/tasks)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
@@ -82,6 +94,12 @@ def main(argv: list[str] | None = None) -> None:
     overrides = [f"train.threads={args.threads}", *args.overrides]
     if args.epochs is not None:
         overrides += [f"train.epochs={args.epochs}", "train.patience=0"]
+    elif args.max_epochs is not None:
+        overrides.append(f"train.epochs={args.max_epochs}")
+    if args.seed is not None:
+        overrides.append(f"train.seed={args.seed}")
+    if PRECISIONS[args.precision] is not None:
+        overrides.append(f"train.amp={PRECISIONS[args.precision]}")
 
     start = time.perf_counter()
     config = load_config(config_path, overrides)
@@ -93,10 +111,21 @@ def main(argv: list[str] | None = None) -> None:
         "samples_per_s": None if rates.samples_per_s is None else round(rates.samples_per_s, 1),
         "auc": result.test.get("auc"), "wall_s": round(wall, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "epochs": result.epochs_run, "best_epoch": result.best_epoch, "threads": torch.get_num_threads(),
-        "version": _version(),
+        "valid_auc": result.valid.get("auc"), "epochs": result.epochs_run, "best_epoch": result.best_epoch,
+        "epoch_cap": config.train.epochs, "seed": config.train.seed, "precision": precision_of(config.train.amp),
+        "threads": torch.get_num_threads(), "version": _version(),
     }
     print(json.dumps(out), flush=True)
+
+
+def precision_of(amp: bool | str) -> str:
+    """What the trainer ran in: ``train.amp`` resolved as the trainer resolves it on CPU."""
+    import torch
+
+    from recforge.core.train import native_bf16
+
+    on = native_bf16(torch.device("cpu")) if amp == "auto" else bool(amp)
+    return "bf16 autocast" if on else "fp32"
 
 
 def _preload() -> None:
@@ -107,10 +136,10 @@ def _preload() -> None:
     the model and data layers their plugins), so without this its wall time alone would
     include ~1 s of imports.
     """
-    import recforge.core.data.prepare  # noqa: F401
-    import recforge.core.metrics  # noqa: F401
-    import recforge.core.model  # noqa: F401
-    import recforge.core.saved_model  # noqa: F401
+    import recforge.core.data.prepare
+    import recforge.core.metrics
+    import recforge.core.model
+    import recforge.core.saved_model
     import recforge.core.train  # noqa: F401
     from recforge.core.registry import get_registry
 

@@ -40,6 +40,9 @@ class Args:
     tasks_dir: str
     epochs: int | None
     threads: int
+    seed: int = SEED
+    #: ``--max-epochs N``: the epoch cap under early stopping (the suite passes every library the same)
+    epoch_cap: int = MAX_EPOCHS
 
     @property
     def fixed_epochs(self) -> bool:
@@ -48,30 +51,35 @@ class Args:
 
     @property
     def max_epochs(self) -> int:
-        return self.epochs if self.epochs is not None else MAX_EPOCHS
+        return self.epochs if self.epochs is not None else self.epoch_cap
 
     def csv(self, split: str) -> str:
         return os.path.join(self.tasks_dir, "ml100k-ctr", f"{split}.csv")
 
 
 def parse_args(library: str) -> Args:
-    """``--model M [--tasks-dir D] [--epochs N] [--threads T]``; seeds and threads applied."""
+    """``--model M [--tasks-dir D] [--epochs N | --max-epochs N] [--threads T] [--seed S]``.
+
+    The seed and the thread count are applied before returning.
+    """
     parser = argparse.ArgumentParser(description=f"train one model with {library} on ml100k-ctr")
     parser.add_argument("--model", required=True, choices=sorted(MODELS))
     parser.add_argument("--tasks-dir", default=os.environ.get("RECFORGE_TASKS_DIR", "../shared/tasks"))
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--max-epochs", type=int, default=MAX_EPOCHS, help="epoch cap under early stopping")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=SEED)
     ns = parser.parse_args()
-    args = Args(ns.model, ns.tasks_dir, ns.epochs, ns.threads)
+    args = Args(ns.model, ns.tasks_dir, ns.epochs, ns.threads, ns.seed, ns.max_epochs)
     if not os.path.exists(args.csv("train")):
         sys.exit(f"error: {args.csv('train')} not found; pass --tasks-dir pointing at the tasks folder")
     import numpy as np
     import torch
 
     torch.set_num_threads(args.threads)
-    random.seed(SEED)
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
     return args
 
 
@@ -142,15 +150,22 @@ class LoopClock:
 
 
 def emit(library: str, args: Args, *, clock: LoopClock | None, auc: float | None, wall_s: float | None,
-         version: str | None, error: str | None = None, **extra: Any) -> None:
-    """Print the one JSON result line."""
+         version: str | None, valid_auc: float | None = None, error: str | None = None, **extra: Any) -> None:
+    """Print the one JSON result line.
+
+    ``valid_auc`` is the valid AUC of the model that was tested (the best epoch where the
+    library restores it), so libraries can be compared on valid as well as on test. Peers
+    train in float32 (``precision``): none of them autocasts on CPU.
+    """
     out = {
         "library": library, "model": MODELS[args.model],
         "samples_per_s": None if clock is None or clock.samples_per_s is None else round(clock.samples_per_s, 1),
         "auc": None if auc is None else round(float(auc), 5),
         "wall_s": None if wall_s is None else round(wall_s, 2),
         "peak_rss_mb": round(peak_rss_mb(), 1), "version": version,
-        "epochs": clock.epochs if clock else None, "threads": args.threads, "error": error, **extra,
+        "valid_auc": None if valid_auc is None else round(float(valid_auc), 5),
+        "epochs": clock.epochs if clock else None, "epoch_cap": args.max_epochs, "seed": args.seed,
+        "precision": "fp32", "threads": args.threads, "error": error, **extra,
     }
     if error is not None:
         out["samples_per_s"] = out["auc"] = out["wall_s"] = None

@@ -166,7 +166,7 @@ def main() -> None:
     from fuxictr.pytorch.dataloaders import RankDataLoader
     from fuxictr.pytorch.torch_utils import seed_everything
 
-    seed_everything(seed=c.SEED)
+    seed_everything(seed=args.seed)
     root = tempfile.mkdtemp(prefix="fuxictr-bench-")
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     start = time.perf_counter()
@@ -203,7 +203,9 @@ def main() -> None:
                               data_format="parquet")
     auc = model.evaluate(test_gen, metrics=["AUC"])["AUC"]
     wall = time.perf_counter() - start
-    c.emit(LIBRARY, args, clock=clock, auc=auc, wall_s=wall, version=metadata.version("fuxictr"))
+    # fit reloads the best checkpoint, whose valid AUC is the monitor's best value
+    c.emit(LIBRARY, args, clock=clock, auc=auc, wall_s=wall, version=metadata.version("fuxictr"),
+           valid_auc=model._best_metric)
 
 
 if __name__ == "__main__":

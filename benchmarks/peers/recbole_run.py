@@ -75,7 +75,7 @@ def main() -> None:
         "metrics": ["AUC", "LogLoss"], "valid_metric": "AUC", "eval_batch_size": 16384,
         "train_batch_size": c.BATCH_SIZE, "learning_rate": c.LR, "learner": "adam", "embedding_size": c.EMBEDDING_DIM,
         "epochs": args.max_epochs, "stopping_step": (args.max_epochs + 1) if args.fixed_epochs else c.PATIENCE,
-        "seed": c.SEED, "reproducibility": True, "train_neg_sample_args": None, "worker": 0,
+        "seed": args.seed, "reproducibility": True, "train_neg_sample_args": None, "worker": 0,
         "checkpoint_dir": os.path.join(workdir, "saved"), "show_progress": False, "use_gpu": False,
         "state": "ERROR", "dropout_prob": 0.0, **SIZES.get(args.model, {}),
     }
@@ -95,10 +95,12 @@ def main() -> None:
             return epoch_fn(*a, **k)
 
     trainer._train_epoch = timed_epoch
-    trainer.fit(train_data, valid_data, saved=True, show_progress=False)
+    best_valid, _ = trainer.fit(train_data, valid_data, saved=True, show_progress=False)
     result = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
     wall = time.perf_counter() - start
-    c.emit(LIBRARY, args, clock=clock, auc=float(result["auc"]), wall_s=wall, version=metadata.version("recbole"))
+    # fit's best valid score (valid_metric AUC) is that of the checkpoint evaluated on test
+    c.emit(LIBRARY, args, clock=clock, auc=float(result["auc"]), wall_s=wall, version=metadata.version("recbole"),
+           valid_auc=float(best_valid))
 
 
 if __name__ == "__main__":

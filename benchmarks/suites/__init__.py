@@ -30,6 +30,13 @@ class Options:
     size: str = "full"
     max_steps: int = 200
     report: bool = True
+    #: train suite (issue 18): seeds per library (each seed a run), the epoch cap every
+    #: library gets under early stopping, recforge in float32 too, recforge configs per model
+    seeds: int = 1
+    max_epochs: int | None = None
+    also_fp32: bool = False
+    configs: dict[str, str] = field(default_factory=dict)
+    peers: list[str] | None = None
 
 
 @dataclass

@@ -129,19 +129,28 @@ def test_compare_divides_by_the_fastest_peer_and_the_fastest_wall() -> None:
     assert deepfm.speedup == pytest.approx(50 / 38) and deepfm.auc_delta == pytest.approx(-0.0093)
 
 
+def test_compare_names_the_most_accurate_peer_beside_the_fastest() -> None:
+    lr, _ = compare(fake_suite())
+    assert (lr.best_peer, lr.accurate_peer) == ("recbole", "fuxictr")
+    assert lr.accurate_auc_delta == pytest.approx(0.7600 - 0.7562)
+
+
 def test_compare_without_peers_has_no_ratio() -> None:
     (only,) = compare([row("recforge", "FM", 10.0, 0.78, 1.0)])
     assert (only.best_peer, only.speedup, only.auc_delta, only.wall_ratio) == (None, None, None, None)
+    assert (only.accurate_peer, only.accurate_auc_delta) == (None, None)
 
 
 def test_tables_show_numbers_ratios_and_errors() -> None:
     results = fake_suite()
     text = results_table(results)
-    assert "| LR | recforge | 1,500,000 | 0.7600 | 10.0 | 500 |" in text
-    assert "| LR | deepctr-torch | – | – | – | – | crashed |" in text
+    assert "| LR | recforge | – | 1,500,000 | 0.7600 | 10.0 | 500 |" in text
+    assert "| LR | deepctr-torch | – | – | – | – | – | crashed |" in text
+    bf16 = Result("train", "recforge", "DCNv2", 1.0, 0.78, 2.0, 3.0, {"precision": "bf16 autocast", "epochs": 9})
+    assert "| DCNv2 | recforge | bf16 autocast | 1 | 0.7800 | 2.0 | 3 | epochs=9 |" in results_table([bf16])
     ratios = comparison_table(compare(results))
-    assert "| LR | recbole | 5.56x | +0.0046 | 0.40 |" in ratios
-    assert "| DeepFM | fuxictr | 1.32x | -0.0093 | 0.33 |" in ratios
+    assert "| LR | recbole | 5.56x | +0.0046 | fuxictr | +0.0038 | 0.40 |" in ratios
+    assert "| DeepFM | fuxictr | 1.32x | -0.0093 | fuxictr | -0.0093 | 0.33 |" in ratios
 
 
 def test_bar_notes_check_speed_and_auc_margin_per_model() -> None:
