@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 TEMPLATES = {"title": "{title}", "title+genres": "{title}. Genres: {genres}"}
-ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+#: ridge penalties, relative to item weights normalised to mean 1; the largest shrinks the text
+#: block to (almost) nothing, so "text on the residual" can always fall back to "no text"
+ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 1e4, 1e5)
 
 
 def ridge_predict(x: np.ndarray, y: np.ndarray, w: np.ndarray, alpha: float, x_new: np.ndarray) -> np.ndarray:
@@ -70,12 +73,21 @@ def item_table(min_ratings: int, seed: int) -> tuple[Any, Any]:
     return items[items["size"] >= min_ratings], raw.item_meta
 
 
-def text_vectors(meta: Any, template: str) -> dict[Any, np.ndarray]:
-    """Unit-length MiniLM vectors of ``template`` over every item's metadata, by item id."""
+def text_vectors(meta: Any, name: str, cache: Path | None) -> dict[Any, np.ndarray]:
+    """Unit-length MiniLM vectors of template ``name`` over every item's metadata, by item id
+    (the raw vectors kept in ``cache/<name>.npy`` when given, in the metadata's item order)."""
     from recforge.plugins.encoders.lm_backend import LMBackend
 
-    texts = [template.format(title=row.title, genres=str(row.genres).replace("|", ", ")) for row in meta.itertuples()]
-    vectors = LMBackend().encode(texts, show_progress=True).numpy()
+    file = cache / f"{name}.npy" if cache is not None else None
+    if file is not None and file.exists():
+        vectors = np.load(file)
+    else:
+        texts = [TEMPLATES[name].format(title=row.title, genres=str(row.genres).replace("|", ", "))
+                 for row in meta.itertuples()]
+        vectors = LMBackend().encode(texts, show_progress=True).numpy()
+        if file is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            np.save(file, vectors)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     return dict(zip(meta.index, vectors, strict=True))
 
@@ -85,6 +97,7 @@ def probe(seed: int, min_ratings: int, vectors: dict[str, dict[Any, np.ndarray]]
     items, _ = item_table(min_ratings, seed)
     ids = items.index.to_numpy()
     y, w = items["mean"].to_numpy(), items["size"].to_numpy().astype(np.float64)
+    w = w / w.mean()
     genres = meta.loc[ids, "genres"].astype(str).str.get_dummies(sep="|").to_numpy(np.float64)
     years = meta.loc[ids, "release_year"].astype(str).str.get_dummies().to_numpy(np.float64)
     folds = np.random.default_rng(seed).permutation(len(ids)) % 5
@@ -105,9 +118,10 @@ def main(argv: list[str] | None = None) -> dict[int, dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="11,12,13", help="comma list of cold split seeds")
     parser.add_argument("--min-ratings", type=int, default=5, help="training ratings an item needs to count")
+    parser.add_argument("--cache", type=Path, default=None, help="folder keeping the MiniLM vectors between runs")
     args = parser.parse_args(argv)
     meta = MovieLens100K().load(MovieLens100K.Params()).item_meta
-    vectors = {name: text_vectors(meta, template) for name, template in TEMPLATES.items()}
+    vectors = {name: text_vectors(meta, name, args.cache) for name in TEMPLATES}
     results = {seed: probe(seed, args.min_ratings, vectors, meta) for seed in (int(s) for s in args.seeds.split(","))}
     keys = [k for k in next(iter(results.values())) if k.startswith("r2")]
     print("| split | items | " + " | ".join(keys) + " |\n|---|---:|" + "---:|" * len(keys))
