@@ -19,12 +19,13 @@ from typing import Any
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 #: variant -> (config file, grid of overrides tried on cold-valid); ``text`` is the id-text
-#: encoder with contrastive alignment, ``text-no-align`` the ablation without the alignment
+#: encoder with contrastive alignment, ``text-no-align`` the ablation without the alignment.
+#: The two compared variants get the same number of id-dropout settings (docs/cold-start.md).
 VARIANTS: dict[str, tuple[str, list[list[str]]]] = {
     "no-text": ("ml100k-coldstart-deepfm.yaml",
-                [[f"model.encoders.item_id.params.id_dropout={p}"] for p in (0.0, 0.5)]),
+                [[f"model.encoders.item_id.params.id_dropout={p}"] for p in (0.0, 0.5, 0.7)]),
     "text": ("ml100k-coldstart-deepfm-text.yaml",
-             [[f"model.encoders.item_id.params.id_dropout={p}"] for p in (0.3, 0.5)]),
+             [[f"model.encoders.item_id.params.id_dropout={p}"] for p in (0.3, 0.5, 0.7)]),
     "text-no-align": ("ml100k-coldstart-deepfm-text.yaml",
                       [["model.encoders.item_id.params.align=none",
                         f"model.encoders.item_id.params.id_dropout={p}"] for p in (0.3, 0.5)]),

@@ -7,9 +7,13 @@ without touching the order (both maps are monotone, so AUC is unchanged):
 
 * ``temperature``: ``p = sigmoid(logit / T)``, one parameter (Guo et al., ICML 2017);
 * ``platt``: ``p = sigmoid(a * logit + b)``, two parameters (Platt 1999), also fixing a base-rate
-  shift between the training and the valid clicks.
+  shift between the training and the valid clicks;
+* ``isotonic``: a monotone, piecewise-linear map of the logit through the pool-adjacent-violators
+  fit of the valid labels (Zadrozny & Elkan 2002), for miscalibration whose shape one or two
+  parameters cannot follow. Linear between the fitted blocks, so rows stay strictly ordered
+  except beyond the outermost blocks (flat there): AUC moves only through those few ties.
 
-The map is fitted by minimising log loss on the validation split, stored in the model's
+The map is fitted on the validation split (scaling by minimising log loss), stored in the model's
 :class:`Calibration` module (so it is saved with the weights and applied by every ``predict``),
 and the expected calibration error and log loss on valid (and test, for reporting) are
 logged before and after. :class:`LoglossDrift` is the trainer's warning for the failure mode
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,38 +37,66 @@ from recforge.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-METHODS: tuple[str, ...] = ("none", "temperature", "platt")
+METHODS: tuple[str, ...] = ("none", "temperature", "platt", "isotonic")
 ECE_BINS = 15
 
 
 class Calibration(nn.Module):
-    """``logit -> scale * logit + bias`` in front of a click head's sigmoid (identity until fitted).
+    """``logit -> scale * logit + bias`` in front of a click head's sigmoid (identity until fitted),
+    then, for ``isotonic``, the piecewise-linear map through ``(knots_x, knots_y)`` (logit to logit).
 
-    Saved with the weights; a model saved before calibration existed loads with the identity.
+    Saved with the weights; a model saved before calibration (or before the knots) existed
+    loads with the identity.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("scale", torch.ones(()))
         self.register_buffer("bias", torch.zeros(()))
+        self.register_buffer("knots_x", torch.zeros(0))
+        self.register_buffer("knots_y", torch.zeros(0))
 
     def forward(self, raw: Tensor) -> Tensor:
-        return raw * self.scale + self.bias
+        scaled = raw * self.scale + self.bias
+        if self.knots_x.numel() == 0:
+            return scaled
+        return interpolate(scaled.float(), self.knots_x, self.knots_y).to(scaled.dtype)
 
     def set(self, scale: float, bias: float) -> None:
-        self.scale.fill_(scale)
-        self.bias.fill_(bias)
+        """Install a scaling (and drop any knots)."""
+        self.install(FittedCalibration("platt", scale, bias))
+
+    def install(self, fitted: FittedCalibration) -> None:
+        """Install a fitted map; the model's ``predict`` applies it from now on (and once saved)."""
+        self.scale.fill_(fitted.scale)
+        self.bias.fill_(fitted.bias)
+        device = self.scale.device
+        self.knots_x = torch.tensor(fitted.knots_x, dtype=torch.float32, device=device)
+        self.knots_y = torch.tensor(fitted.knots_y, dtype=torch.float32, device=device)
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
-        for name, default in (("scale", 1.0), ("bias", 0.0)):
-            state_dict.setdefault(prefix + name, torch.tensor(default))
+        for name, default in (("scale", torch.tensor(1.0)), ("bias", torch.tensor(0.0)),
+                              ("knots_x", torch.zeros(0)), ("knots_y", torch.zeros(0))):
+            state_dict.setdefault(prefix + name, default)
+        for name in ("knots_x", "knots_y"):  # the knot count is the fit's: take the saved shape
+            setattr(self, name, torch.empty_like(state_dict[prefix + name], device=self.scale.device))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def interpolate(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
+    """``numpy.interp`` in torch: linear between the increasing knots ``xp``, constant beyond them."""
+    if xp.numel() == 1:
+        return fp.expand_as(x).clone()
+    clamped = x.clamp(float(xp[0]), float(xp[-1]))
+    right = torch.searchsorted(xp, clamped.contiguous()).clamp(1, xp.numel() - 1)
+    x0, x1, f0, f1 = xp[right - 1], xp[right], fp[right - 1], fp[right]
+    return f0 + (clamped - x0) / (x1 - x0).clamp_min(1e-12) * (f1 - f0)
 
 
 def check_method(method: str) -> str:
     """Validate ``train.calibrate``."""
     if method not in METHODS:
-        raise ConfigError(f"train.calibrate '{method}' is unknown", fix="use none, temperature or platt")
+        raise ConfigError(f"train.calibrate '{method}' is unknown", fix="use none, temperature, platt or isotonic")
     return method
 
 
@@ -88,6 +121,70 @@ def fit_scaling(logits: Tensor, labels: Tensor, method: str) -> tuple[float, flo
 
     opt.step(closure)
     return float(log_scale.detach().exp()), float(bias.detach())
+
+
+@dataclass(frozen=True)
+class FittedCalibration:
+    """A calibration map fitted on valid: ``logit -> scale * logit + bias`` (temperature, platt),
+    then the piecewise-linear map through the knots (isotonic; logit to logit).
+
+    The same map the model's :class:`Calibration` applies, as plain numbers, so the case-study
+    harness can score calibrators on logits without a model.
+    """
+
+    method: str
+    scale: float = 1.0
+    bias: float = 0.0
+    knots_x: tuple[float, ...] = ()
+    knots_y: tuple[float, ...] = ()
+
+    def logits(self, raw: Any) -> np.ndarray:
+        """Calibrated logits of raw logits."""
+        scaled = np.asarray(raw, dtype=np.float64) * self.scale + self.bias
+        return np.interp(scaled, self.knots_x, self.knots_y) if self.knots_x else scaled
+
+    def probs(self, raw: Any) -> np.ndarray:
+        """Calibrated probabilities of raw logits."""
+        return 1.0 / (1.0 + np.exp(-self.logits(raw)))
+
+    def describe(self) -> dict[str, float]:
+        """The fitted parameters, for logs and reports."""
+        return {"scale": self.scale, "bias": self.bias, "knots": float(len(self.knots_x))}
+
+
+def fit_calibrator(logits: Tensor, labels: Tensor, method: str) -> FittedCalibration:
+    """Fit ``method`` (one of :data:`METHODS`; ``none`` is the identity) on ``(logits, labels)``."""
+    check_method(method)
+    if method == "none":
+        return FittedCalibration("none")
+    if method == "isotonic":
+        return fit_isotonic(logits, labels)
+    scale, bias = fit_scaling(logits, labels, method)
+    return FittedCalibration(method, scale, bias)
+
+
+def fit_isotonic(logits: Tensor, labels: Tensor) -> FittedCalibration:
+    """Pool-adjacent-violators on the rows sorted by logit; one knot per block.
+
+    A knot sits at its block's mean logit with the logit of the block's click rate (kept
+    within ``[1 / (2n), 1 - 1 / (2n)]`` of ``n`` rows, so an all-0 or all-1 block stays finite).
+    Block rates strictly increase, so the interpolated map is strictly increasing between the
+    outermost knots.
+    """
+    x = logits.double().reshape(-1).numpy()
+    y = labels.double().reshape(-1).numpy()
+    order = np.argsort(x, kind="stable")
+    sums: list[list[float]] = []  # per block: [label sum, logit sum, rows]
+    for xi, yi in zip(x[order], y[order], strict=True):
+        sums.append([yi, xi, 1.0])
+        while len(sums) > 1 and sums[-2][0] * sums[-1][2] >= sums[-1][0] * sums[-2][2]:
+            last = sums.pop()
+            sums[-1] = [a + b for a, b in zip(sums[-1], last, strict=True)]
+    blocks = np.asarray(sums)
+    eps = 1.0 / (2 * max(len(x), 1))
+    rate = np.clip(blocks[:, 0] / blocks[:, 2], eps, 1 - eps)
+    return FittedCalibration("isotonic", knots_x=tuple(blocks[:, 1] / blocks[:, 2]),
+                             knots_y=tuple(np.log(rate / (1 - rate))))
 
 
 def expected_calibration_error(labels: Any, probs: Any, bins: int = ECE_BINS) -> float:
@@ -121,11 +218,11 @@ def raw_logits(model: nn.Module, predict: Callable[[], Tensor]) -> Tensor:
     return torch.cat([s.reshape(-1) for s in seen]) if seen else torch.zeros(0)
 
 
-def scores(labels: Tensor, logits: Tensor, scale: float, bias: float) -> dict[str, float]:
-    """ECE and log loss of ``sigmoid(scale * logit + bias)``."""
+def scores(labels: Tensor, logits: Tensor, fitted: FittedCalibration) -> dict[str, float]:
+    """ECE and log loss of the calibrated probabilities of ``logits``."""
     from recforge.core.metrics import logloss_score
 
-    probs = torch.sigmoid(logits.double() * scale + bias).numpy()
+    probs = fitted.probs(logits.double().numpy())
     y = labels.double().numpy()
     return {"ece": expected_calibration_error(y, probs), "logloss": logloss_score(y, probs)}
 
@@ -135,27 +232,28 @@ def calibrate(model: nn.Module, method: str, splits: dict[str, tuple[Callable[[]
 
     Args:
         model: a trained model with a :class:`Calibration`.
-        method: ``temperature`` or ``platt``.
+        method: ``temperature``, ``platt`` or ``isotonic``.
         splits: split name -> ``(predict over the split, its labels)``; ``valid`` is required
             (the fit), others (``test``) are only measured.
 
     Returns:
         ``<split>.ece_before``, ``<split>.logloss_before``, ``<split>.ece_after``,
-        ``<split>.logloss_after`` per split, plus ``calibration.scale`` / ``calibration.bias``.
+        ``<split>.logloss_after`` per split, plus ``calibration.scale`` / ``calibration.bias`` /
+        ``calibration.knots`` (the isotonic knot count; 0 for scaling).
     """
     calibration = calibration_of(model)
     calibration.set(1.0, 0.0)
     with torch.no_grad():
         logits = {name: raw_logits(model, predict) for name, (predict, _) in splits.items()}
-    scale, bias = fit_scaling(logits["valid"], splits["valid"][1], method)
-    calibration.set(scale, bias)
-    out = {"calibration.scale": scale, "calibration.bias": bias}
+    fitted = fit_calibrator(logits["valid"], splits["valid"][1], method)
+    calibration.install(fitted)
+    out = {f"calibration.{k}": v for k, v in fitted.describe().items()}
     for name, (_, labels) in splits.items():
-        before, after = scores(labels, logits[name], 1.0, 0.0), scores(labels, logits[name], scale, bias)
+        before, after = scores(labels, logits[name], FittedCalibration("none")), scores(labels, logits[name], fitted)
         out.update({f"{name}.{k}_before": v for k, v in before.items()})
         out.update({f"{name}.{k}_after": v for k, v in after.items()})
-    log.info("calibration (%s): scale %.4f bias %.4f; valid ECE %.4f -> %.4f, logloss %.4f -> %.4f", method, scale,
-             bias, out["valid.ece_before"], out["valid.ece_after"], out["valid.logloss_before"],
+    log.info("calibration (%s): scale %.4f bias %.4f knots %d; valid ECE %.4f -> %.4f, logloss %.4f -> %.4f", method,
+             fitted.scale, fitted.bias, len(fitted.knots_x), out["valid.ece_before"], out["valid.ece_after"], out["valid.logloss_before"],
              out["valid.logloss_after"])
     return out
 

@@ -200,8 +200,8 @@ class TrainConfig(Settings):
     compile: bool = Field(False, description="true or false")
     stop_on_nonfinite: bool = Field(
         False, description="true: fail at the first NaN/inf training loss (one host sync per step)")
-    calibrate: Literal["none", "temperature", "platt"] = Field(
-        "none", description="after training, fit temperature or platt scaling of click probabilities on valid")
+    calibrate: Literal["none", "temperature", "platt", "isotonic"] = Field(
+        "none", description="after training, fit temperature, platt or isotonic calibration of click probabilities on valid")
     logloss_warn_margin: NonNegFloat = Field(
         LOGLOSS_WARN_MARGIN, description="warn when the monitor improves while valid logloss is this much above its best")
 
