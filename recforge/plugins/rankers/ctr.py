@@ -19,7 +19,7 @@ class CTRRanker(HeadRanker):
 
     Predictions are ``sigmoid(logit)``, i.e. click probabilities (evaluate with auc, gauc,
     logloss, ece). The logit passes through a :class:`~recforge.core.calibration.Calibration`
-    first: the identity, until ``train.calibrate`` fits temperature or Platt scaling on valid.
+    first: the identity, until ``train.calibrate`` fits temperature, Platt or isotonic scaling on valid.
 
     Args:
         pos_weight: weight of positive examples in the loss (>1 for rare clicks).
