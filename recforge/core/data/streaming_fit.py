@@ -45,13 +45,21 @@ from recforge.core.errors import DataError, unknown_name
 RESERVOIR = 1 << 20
 
 
-@dataclass
 class KeyCounts:
-    """Running occurrences per canonical key: integer keys and string keys kept apart."""
+    """Running occurrences per canonical key: integer keys and string keys kept apart.
 
-    ints: pd.Series = field(default_factory=lambda: pd.Series([], dtype=np.int64, index=pd.Index([], dtype=np.int64)))
-    strings: pd.Series = field(default_factory=lambda: pd.Series([], dtype=np.int64, index=pd.Index([], dtype=object)))
-    missing: int = 0
+    Integer chunks are appended as ``(keys, counts)`` arrays and merged by one hash pass
+    (``pd.factorize`` + ``bincount``) whenever the pending part outgrows the merged part, so
+    a chunk costs time in its own distinct values, not in the vocabulary so far.
+    """
+
+    def __init__(self) -> None:
+        self.int_keys: list[np.ndarray] = []
+        self.int_counts: list[np.ndarray] = []
+        self._merged = 0
+        self._pending = 0
+        self.strings: list[pd.Series] = []
+        self.missing = 0
 
     def add_keys(self, keys: FactorizedKeys) -> None:
         if keys.ints is None:
@@ -60,22 +68,38 @@ class KeyCounts:
         valid = keys.codes[keys.codes >= 0]
         per_unique = np.bincount(valid, minlength=keys.num_uniques)
         used = np.flatnonzero(per_unique)
-        chunk = pd.Series(per_unique[used], index=pd.Index(keys.ints[used], dtype=np.int64))
-        self.ints = chunk if self.ints.empty else self.ints.add(chunk, fill_value=0).astype(np.int64)
+        self.int_keys.append(keys.ints[used])
+        self.int_counts.append(per_unique[used].astype(np.int64))
         self.missing += int(keys.codes.size - valid.size)
+        self._pending += used.size
+        if self._pending > max(self._merged, 1 << 20):
+            self._merge_ints()
+
+    def _merge_ints(self) -> None:
+        keys, counts = np.concatenate(self.int_keys), np.concatenate(self.int_counts)
+        codes, uniques = pd.factorize(keys)
+        self.int_keys = [np.asarray(uniques, dtype=np.int64)]
+        self.int_counts = [np.bincount(codes, weights=counts, minlength=len(uniques)).astype(np.int64)]
+        self._merged, self._pending = len(uniques), 0
 
     def add_strings(self, counts: pd.Series) -> None:
-        self.strings = counts if self.strings.empty else self.strings.add(counts, fill_value=0).astype(np.int64)
+        self.strings.append(counts)
+        if len(self.strings) > 8:
+            self.strings = [pd.concat(self.strings).groupby(level=0, sort=False).sum()]
 
     def total(self) -> pd.Series:
         """All counts by string key (missing values under ``""``, as the in-memory fit counts them)."""
-        parts = [self.strings]
-        if not self.ints.empty:
-            parts.append(pd.Series(self.ints.to_numpy(), index=pd.Index(self.ints.index.astype(str), dtype=object)))
+        parts = list(self.strings)
+        if self.int_keys:
+            self._merge_ints()
+            keys = self.int_keys[0].astype(str).astype(object)
+            parts.append(pd.Series(self.int_counts[0], index=pd.Index(keys, dtype=object)))
         if self.missing:
             parts.append(pd.Series([self.missing], index=pd.Index([""], dtype=object), dtype=np.int64))
-        out = pd.concat([p for p in parts if not p.empty]) if any(not p.empty for p in parts) else self.strings
-        return out.groupby(level=0, sort=False).sum() if not out.index.is_unique else out
+        if not parts:
+            return pd.Series([], dtype=np.int64, index=pd.Index([], dtype=object))
+        out = pd.concat(parts) if len(parts) > 1 else parts[0]
+        return out.groupby(level=0, sort=False).sum() if len(parts) > 1 else out
 
 
 @dataclass

@@ -75,7 +75,8 @@ class EpochPlan:
         full, last = divmod(self.num_rows, self.batch_size)
         sizes = [self.batch_size] * full + ([last] if last else [])
         if len(sizes) > 1 and sizes[-1] < self.world:  # a tail without a row for every rank
-            sizes[-2] += sizes.pop()
+            tail = sizes.pop()
+            sizes[-1] += tail
         return sizes
 
     def steps(self) -> int:

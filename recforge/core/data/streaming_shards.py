@@ -101,13 +101,14 @@ class ShardWriter:
         ...     for chunk in tables: writer.append(chunk)
     """
 
-    def __init__(self, folder: Path, shard_rows: int) -> None:
+    def __init__(self, folder: Path, shard_rows: int, row_group_rows: int = ROW_GROUP_ROWS) -> None:
         import pyarrow.parquet as pq
 
         self._pq = pq
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.shard_rows = max(1, int(shard_rows))
+        self.row_group_rows = max(1, int(row_group_rows))
         self.files: list[str] = []
         self.groups: list[list[int]] = []
         self._writer: object = None
@@ -136,9 +137,9 @@ class ShardWriter:
                 self._open()
             take = min(table.num_rows - start, self.shard_rows - self._in_shard)
             arrow = _to_arrow(table.slice(start, start + take), self._dense)
-            for lo in range(0, take, ROW_GROUP_ROWS):
-                piece = arrow.slice(lo, min(ROW_GROUP_ROWS, take - lo))
-                self._writer.write_table(piece, row_group_size=ROW_GROUP_ROWS)  # type: ignore[attr-defined]
+            for lo in range(0, take, self.row_group_rows):
+                piece = arrow.slice(lo, min(self.row_group_rows, take - lo))
+                self._writer.write_table(piece, row_group_size=self.row_group_rows)  # type: ignore[attr-defined]
                 self.groups[-1].append(piece.num_rows)
             self._in_shard += take
             start += take
@@ -205,9 +206,10 @@ def _to_arrow(table: TensorTable, kinds: dict[str, str]) -> object:
     return pa.table(cols)
 
 
-def write_shards(tables: Iterable[TensorTable], folder: Path, shard_rows: int) -> ShardManifest:
+def write_shards(tables: Iterable[TensorTable], folder: Path, shard_rows: int,
+                 row_group_rows: int = ROW_GROUP_ROWS) -> ShardManifest:
     """Write every table of ``tables`` (chunks of one split, in order) as shards of ``folder``."""
-    writer = ShardWriter(folder, shard_rows)
+    writer = ShardWriter(folder, shard_rows, row_group_rows)
     for table in tables:
         writer.append(table)
     return writer.close()
@@ -258,9 +260,10 @@ class ShardReader:
 
 
 def _tensor(arr: np.ndarray, kind: str) -> Tensor:
+    """A writable tensor (Arrow's buffers are read-only): indices int64, values float32."""
     if kind == "index":
         return torch.from_numpy(arr.astype(np.int64))
-    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+    return torch.from_numpy(np.array(arr, dtype=np.float32, copy=True))
 
 
 def _from_arrow(arrow: object, manifest: ShardManifest) -> TensorTable:
@@ -276,7 +279,7 @@ def _from_arrow(arrow: object, manifest: ShardManifest) -> TensorTable:
             ragged[name] = (torch.from_numpy(values), torch.from_numpy(offsets))
         elif pa.types.is_fixed_size_list(col.type):
             flat = col.flatten().to_numpy(zero_copy_only=False)
-            dense[name] = torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float32)).view(len(col), col.type.list_size)
+            dense[name] = torch.from_numpy(np.array(flat, dtype=np.float32, copy=True)).view(len(col), col.type.list_size)
         else:
             dense[name] = _tensor(col.to_numpy(zero_copy_only=False), manifest.dense.get(name, "float"))
     max_len = {k: v for k, v in manifest.max_len.items() if k in ragged}

@@ -160,8 +160,11 @@ class ShardedTable:
         """One dense column over this view's rows."""
         if name not in self.manifest.dense:
             raise DataError(f"the split has no dense column '{name}'", fix="declare the field in data.fields")
-        col = ShardReader(self.folder, self.manifest).column(name)
-        return col[self.lo:self.hi]
+        if self.lo == 0 and self.hi == self.manifest.num_rows:
+            return ShardReader(self.folder, self.manifest).column(name)
+        reader = ShardReader(self.folder, self.manifest)
+        parts = [reader.read(u, columns=[name]).dense[name] for u in self.units()]
+        return torch.cat(parts) if parts else reader.column(name)[:0]
 
     def batch(self, index: Tensor) -> Block:
         """Rows ``index`` of this view (reads only the row groups holding them)."""
@@ -187,15 +190,18 @@ class ShardedTable:
         return {k: torch.cat([p[k] for p in parts]).index_select(0, order) for k in parts[0]}
 
     # ------------------------------------------------------------------ training
-    def epoch_batches(self, generator: torch.Generator, batch_size: int) -> Iterator[tuple[Block, int, int]]:
+    def epoch_batches(self, generator: torch.Generator, batch_size: int, rank: int | None = None,
+                      world: int | None = None) -> Iterator[tuple[Block, int, int]]:
         """``(this rank's batch, its rows, the global batch's rows)`` for one training epoch.
 
         The unit order and the shuffle seeds come from ``generator`` (the trainer's per-epoch
         generator, equal on every rank); see :mod:`.streaming_loader` for who reads what.
+        ``rank`` / ``world`` default to this process's place in the process group.
         """
-        rank, world = distributed.rank(), distributed.world_size()
+        rank = distributed.rank() if rank is None else rank
+        world = distributed.world_size() if world is None else world
         plan = EpochPlan(self.num_rows, batch_size, world)
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        seed = epoch_seed(generator)
         order = unit_order(self.units(), seed)
         lo, hi = plan.rank_range(rank)
         stream = RowRangeStream(self.folder, self.manifest, order, lo, hi, self.settings.shuffle_buffer,
@@ -203,3 +209,8 @@ class ShardedTable:
         blocks = stream_blocks(stream, self.settings.workers)
         for batch, size in zip(rebatch(blocks, plan.local_sizes(rank)), plan.global_sizes()):
             yield batch, block_rows(batch), size
+
+
+def epoch_seed(generator: torch.Generator) -> int:
+    """The seed of an epoch's unit order and shuffles, drawn from the trainer's epoch generator."""
+    return int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
