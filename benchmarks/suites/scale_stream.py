@@ -34,7 +34,8 @@ from typing import Any
 from benchmarks.harness import Result, echo, run_runner
 
 #: rows per size: (whole set, in-memory slice, streamed steps, in-memory steps per run)
-SIZES = {"tiny": (200_000, 100_000, 20, 10), "full": (50_000_000, 10_000_000, 2_000, 300)}
+SIZES = {"tiny": (200_000, 100_000, 20, 10), "mid": (2_000_000, 1_000_000, 80, 80),
+         "full": (50_000_000, 10_000_000, 2_000, 300)}
 BATCH = 4096
 STREAM_RSS_BAR_MB, FIT_RSS_BAR_MB, RATE_BAR = 4096, 2048, 0.80
 SHARD_ROWS = 1_000_000

@@ -189,10 +189,50 @@ def rebatch(blocks: Iterator[Block], sizes: list[int]) -> Iterator[Block]:
 
 
 def stream_blocks(dataset: RowRangeStream, workers: int) -> Iterator[Block]:
-    """The dataset's blocks, read by ``workers`` DataLoader processes (0 = in this process)."""
+    """The dataset's blocks, read by ``workers`` DataLoader processes, or with ``workers=0`` by
+    one reader thread of this process (Parquet decoding and the shuffle release the GIL, so
+    reading overlaps the training step instead of stalling it)."""
     if workers <= 0:
-        return iter(dataset)
+        return read_ahead(iter(dataset), depth=2)
     from torch.utils.data import DataLoader
 
     loader = DataLoader(dataset, batch_size=None, num_workers=workers, prefetch_factor=2)
     return iter(loader)
+
+
+def read_ahead(blocks: Iterator[Block], depth: int) -> Iterator[Block]:
+    """``blocks`` produced by a daemon thread at most ``depth`` blocks ahead of the consumer;
+    an error in the thread is raised here, and a consumer that stops early stops the thread."""
+    import queue
+    import threading
+
+    box: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                while not stop.is_set():
+                    try:
+                        box.put(("block", block), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(("end", None))
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer
+            box.put(("error", err))
+
+    thread = threading.Thread(target=produce, name="recforge-shard-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = box.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item  # type: ignore[misc]
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
