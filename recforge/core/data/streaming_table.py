@@ -114,11 +114,6 @@ class ShardedTable:
     def __repr__(self) -> str:
         return f"ShardedTable(rows={self.num_rows}, shards={len(self.manifest.files)}, folder={self.folder})"
 
-    @property
-    def ragged(self) -> dict[str, None]:
-        """The ragged column names (values live on disk)."""
-        return dict.fromkeys(self.manifest.ragged)
-
     def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
         """Training steps of an epoch (the plan's global batches) or, with ``drop_last``, full batches."""
         if drop_last:
