@@ -14,20 +14,20 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from test_config_keys import schema_keys  # noqa: E402
-from trainer_fixtures import ensure_components, make_frame  # noqa: E402
+from test_config_keys import schema_keys
+from trainer_fixtures import ensure_components, make_frame
 
-from recforge.core.config import load_config  # noqa: E402
-from recforge.core.config_schema import ExperimentConfig, StreamingConfig  # noqa: E402
-from recforge.core.data.featuremap import FeatureMap  # noqa: E402
-from recforge.core.data.prepare import prepare_data  # noqa: E402
-from recforge.core.data.streaming_fit import fit_streaming  # noqa: E402
-from recforge.core.data.streaming_prepare import frame_chunks  # noqa: E402
-from recforge.core.data.streaming_table import ShardedTable  # noqa: E402
-from recforge.core.data.table import TensorTable  # noqa: E402
-from recforge.core.errors import ConfigError  # noqa: E402
-from recforge.core.evaluation import evaluate  # noqa: E402
-from recforge.core.experiment import train_on  # noqa: E402
+from recforge.core.config import load_config
+from recforge.core.config_schema import ExperimentConfig, StreamingConfig
+from recforge.core.data.featuremap import FeatureMap
+from recforge.core.data.prepare import prepare_data
+from recforge.core.data.streaming_fit import fit_streaming
+from recforge.core.data.streaming_prepare import frame_chunks
+from recforge.core.data.streaming_table import ShardedTable
+from recforge.core.data.table import TensorTable
+from recforge.core.errors import ConfigError
+from recforge.core.evaluation import evaluate
+from recforge.core.experiment import train_on
 
 FIELDS = [{"name": "label", "kind": "label"},
           {"name": "user_id", "kind": "categorical", "role": "user"},
