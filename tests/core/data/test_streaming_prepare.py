@@ -178,3 +178,11 @@ def test_negatives_are_refused_with_streaming(data_cfg) -> None:
 def test_schema_declares_streaming_under_data() -> None:
     hints = typing.get_type_hints(type(ExperimentConfig.parse({"data": {}}).data))
     assert "streaming" in hints
+
+
+def test_without_the_cache_the_shards_go_to_a_private_temp_folder(data_cfg) -> None:
+    from recforge.core import paths
+
+    prepared = prepare_data(streamed(data_cfg), use_cache=False)
+    assert isinstance(prepared.splits["train"], ShardedTable) and prepared.splits["train"].num_rows == 2400
+    assert not any(paths.cache_dir("prepared").iterdir())
