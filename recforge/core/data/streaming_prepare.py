@@ -60,7 +60,8 @@ def parquet_chunks(files: Iterable[str | Path], columns: list[str] | None = None
     dataset = ds.dataset([str(f) for f in files], format="parquet")
     pending: list[Any] = []
     have = 0
-    for batch in dataset.to_batches(columns=columns, batch_size=rows):
+    # no read-ahead: pyarrow's default (16 batches x 4 files) buffers GBs while the consumer indexes
+    for batch in dataset.to_batches(columns=columns, batch_size=rows, batch_readahead=0, fragment_readahead=0):
         pending.append(batch)
         have += batch.num_rows
         if have >= rows:
