@@ -105,3 +105,75 @@ def build_deepfm(data: SyntheticCTR, dim: int = 16) -> Any:
 
     features = [n for n, f in data.fields.items() if f.kind != "label"]
     return build_model(deepfm_config(features, dim), data.prepared())
+
+
+# --------------------------------------------------------------------------- Criteo-like raw Parquet
+#: Criteo's layout: 13 numeric counts I1..I13 and 26 categorical ids C1..C26. Known values per
+#: categorical field and its Zipf exponent: three fields are sized so that a 50M-row set holds
+#: more than 1M distinct ids (a flatter exponent, a wide id range), the rest span 3..300k.
+CRITEO_NUMERIC = [f"I{i}" for i in range(1, 14)]
+CRITEO_CATEGORICAL: dict[str, tuple[int, float]] = {
+    "C1": (1_460, 1.2), "C2": (583, 1.2), "C3": (1_600_000, 1.02), "C4": (1_300_000, 1.03), "C5": (305, 1.2),
+    "C6": (24, 1.3), "C7": (12_517, 1.2), "C8": (633, 1.2), "C9": (3, 1.5), "C10": (93_145, 1.15),
+    "C11": (5_683, 1.2), "C12": (1_100_000, 1.05), "C13": (3_194, 1.2), "C14": (27, 1.3), "C15": (14_992, 1.2),
+    "C16": (300_000, 1.1), "C17": (10, 1.4), "C18": (5_652, 1.2), "C19": (2_173, 1.2), "C20": (4, 1.5),
+    "C21": (200_000, 1.1), "C22": (18, 1.3), "C23": (15, 1.3), "C24": (286_181, 1.1), "C25": (105, 1.2),
+    "C26": (142_572, 1.1),
+}
+
+
+def criteo_specs() -> list[dict[str, Any]]:
+    """The field declarations (``data.fields``) of :func:`write_criteo_like`'s files."""
+    return ([{"name": "label", "kind": "label"}]
+            + [{"name": n, "kind": "numeric", "normalize": "log"} for n in CRITEO_NUMERIC]
+            + [{"name": n, "kind": "categorical"} for n in CRITEO_CATEGORICAL])
+
+
+def criteo_chunk(rows: int, seed: int) -> Any:
+    """One Arrow table of ``rows`` Criteo-like rows (ids are raw int64 values, not indices).
+
+    Raw ids are scrambled (``id * 2654435761 mod 2**40``) so that they look like hashed
+    Criteo values rather than small integers; numeric counts are log-normal with 5% missing.
+    The label's log-odds depend on two categorical and one numeric field.
+    """
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    columns: dict[str, Any] = {}
+    for name in CRITEO_NUMERIC:
+        values = np.floor(rng.lognormal(1.5, 1.5, rows)).astype(np.float32)
+        values[rng.random(rows) < 0.05] = np.nan
+        columns[name] = values
+    hot: dict[str, np.ndarray] = {}
+    for name, (vocab, a) in CRITEO_CATEGORICAL.items():
+        ids = rng.zipf(a, rows) - 1
+        np.remainder(ids, vocab, out=ids)
+        hot[name] = ids
+        columns[name] = (ids * 2654435761 + 7) % (1 << 40)
+    logit = (0.8 * (hot["C6"] % 3 == 0) - 0.6 * (hot["C10"] % 5 == 0)
+             + 0.3 * np.nan_to_num(np.log1p(columns["I1"]), nan=0.0) - 1.2)
+    label = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.float32)
+    return pa.table({"label": label, **columns})
+
+
+def write_criteo_like(folder: Any, rows: int, *, rows_per_file: int = 1_000_000, seed: int = 2024) -> list[Any]:
+    """Write ``rows`` Criteo-like rows as Parquet files of ``rows_per_file`` rows each.
+
+    Memory stays at one file's rows whatever ``rows`` is; file ``k`` is drawn with seed
+    ``seed + k``, so any prefix of the files is the same whatever the total.
+
+    Example:
+        write_criteo_like(Path("/tmp/criteo"), 2_000_000)  # part-00000.parquet, part-00001.parquet
+    """
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for k, start in enumerate(range(0, rows, rows_per_file)):
+        path = folder / f"part-{k:05d}.parquet"
+        pq.write_table(criteo_chunk(min(rows_per_file, rows - start), seed + k), path, row_group_size=1 << 17)
+        files.append(path)
+    return files

@@ -1,4 +1,6 @@
-"""``scale``: DeepFM training throughput and peak memory at 1M, 5M and 20M synthetic rows.
+"""``scale``: DeepFM training throughput and peak memory at 1M, 5M and 20M synthetic rows, then
+the out-of-core bar (50M Criteo-like Parquet rows through the streaming path; see
+``benchmarks/suites/scale_stream.py``).
 
 Per size, two processes: a generator writes a synthetic CTR TensorTable (8 Zipf-skewed
 categorical fields, one multi-valued field; see ``benchmarks/synthetic.py``) as safetensors
@@ -105,7 +107,26 @@ def run(opts: Options) -> SuiteOutput:
     method = (f"each size: {steps} shuffled DeepFM training steps of batch {BATCH} (recforge Trainer), "
               "tensors from TensorTable.load of a generated safetensors file; baseline = RSS after imports, "
               "model and one warm-up step")
-    return SuiteOutput(results, [table(results)], [method, *notes(results)])
+    out = SuiteOutput(results, [table(results)], [method, *notes(results)])
+    return with_streaming_bar(out, opts)
+
+
+def with_streaming_bar(out: SuiteOutput, opts: Options) -> SuiteOutput:
+    """The out-of-core bar (``benchmarks/suites/scale_stream.py``) added to the suite's output."""
+    from benchmarks.suites import scale_stream
+
+    work = Path(tempfile.mkdtemp(prefix="recforge-scale-stream-"))
+    try:
+        stream = scale_stream.run_bar(opts.size, work, opts.threads)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    rows, slice_rows, steps, memory_steps = scale_stream.SIZES[opts.size]
+    method = (f"out-of-core: {rows:,} Criteo-like rows (13 numeric, 26 Zipf categorical fields) as Parquet; "
+              f"FeatureMap fitted in one streaming pass; shards of {scale_stream.SHARD_ROWS:,} rows; DeepFM trained "
+              f"{steps} steps of batch {BATCH} through the streaming path, against the in-memory path on the first "
+              f"{slice_rows:,} rows ({memory_steps} steps, before and after); each phase its own process")
+    return SuiteOutput(out.results + stream, out.tables + [scale_stream.table(stream)],
+                       out.notes + [method, *scale_stream.notes(stream)])
 
 
 def table(results: list[Result]) -> str:

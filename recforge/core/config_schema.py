@@ -67,6 +67,38 @@ class NegativesConfig(Settings):
     exclude_positives: bool = Field(True, description="true or false")
 
 
+class StreamingConfig(Settings):
+    """``data.streaming``: the out-of-core data path (``docs/out-of-core.md``).
+
+    Prepared splits are written as Parquet shards and training streams them through a
+    bounded shuffle buffer, split across DDP ranks and loader workers; the in-memory path
+    stays the default.
+    """
+
+    enabled: bool | Literal["auto"] = Field(
+        False, description="true, false or auto (stream when the training split has more than `threshold` rows)")
+    shard_rows: Int = Field(1_000_000, ge=1_000, le=1 << 31, description="rows per Parquet shard file, e.g. 1000000")
+    shuffle_buffer: Int = Field(1 << 18, ge=0, le=1 << 31,
+                                description="rows each rank holds for shuffling (0 = shuffle row groups only)")
+    threshold: Int = Field(20_000_000, ge=0, description="with enabled: auto, stream above this many training rows")
+    workers: Int = Field(0, ge=0, le=64, description="DataLoader worker processes per rank reading shards")
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _auto(cls, value: Any) -> Any:
+        return "auto" if isinstance(value, str) and value.strip().lower() == "auto" else value
+
+    @model_validator(mode="after")
+    def _threshold_needs_auto(self) -> StreamingConfig:
+        if "threshold" in self.model_fields_set and self.enabled != "auto":
+            raise ValueError("'threshold' only applies to enabled: auto")
+        return self
+
+    def applies(self, train_rows: int) -> bool:
+        """Whether a training split of ``train_rows`` rows takes the streaming path."""
+        return train_rows > self.threshold if self.enabled == "auto" else bool(self.enabled)
+
+
 class DataConfig(Settings):
     """``data``: where rows come from and how they are split (the data layer checks the inside)."""
 
@@ -78,6 +110,8 @@ class DataConfig(Settings):
     label: Any = Field(None, description="a label spec, e.g. {threshold: 4}")
     features: Any = Field(None, description="extra feature declarations")
     drop: Any = Field(None, description="columns to drop")
+    streaming: StreamingConfig | None = Field(
+        None, description="{enabled, shard_rows, shuffle_buffer, threshold, workers}: the out-of-core path")
 
 
 class TowerConfig(Settings):

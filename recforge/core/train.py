@@ -39,6 +39,7 @@ from recforge.core import distributed
 from recforge.core.calibration import LoglossDrift
 from recforge.core.checkpointing import KEEP_CHECKPOINTS, load_latest, save_epoch
 from recforge.core.config_schema import TrainConfig
+from recforge.core.data.streaming_table import ShardedTable
 from recforge.core.errors import RecforgeError
 from recforge.core.metric_direction import LOWER_IS_BETTER  # noqa: F401 - re-exported
 from recforge.core.optim import OPTIMIZERS, SCHEDULERS, EpochScheduler, make_optimizer, param_groups  # noqa: F401 - re-exported
@@ -298,6 +299,9 @@ class Trainer:
         batch too small to give every rank a row is skipped (only possible with N > 1).
         """
         n, size = self.train.num_rows, self.s.batch_size
+        if isinstance(self.train, ShardedTable):  # out-of-core: shards streamed per rank and worker
+            yield from self.train.epoch_batches(gen, size)
+            return
         order = torch.randperm(n, generator=gen)
         if self.world == 1:
             yield from self._block_batches(order, size)

@@ -35,6 +35,7 @@ from recforge.core.data.sampling import (
 )
 from recforge.core.data.schema import FIRST, FieldInfo, FieldSpec, field_spec_from_dict
 from recforge.core.data.splits import split_frame
+from recforge.core.data.streaming_config import SHARDED_LAYOUT, streaming_section
 from recforge.core.data.table import TensorTable
 from recforge.core.errors import ConfigError, DataError
 from recforge.core.progress import stage
@@ -308,6 +309,16 @@ def _prepare_uncached(recipe: Any, params: Any, cfg: dict[str, Any], fingerprint
             raise DataError(f"label column '{col}' is missing in {raw.sources.get(name, name)}", fix="declare the label field or set data.label.source")
         _check_finite(numbers(frame[col], col, raw.sources.get(name, name)), col, raw.sources.get(name, name))
     frames = split_raw(raw, cfg)
+    streaming = streaming_section(cfg)
+    if streaming is not None and streaming.applies(len(frames["train"])):  # out-of-core: docs/out-of-core.md
+        from recforge.core.data.streaming_prepare import prepare_streamed
+
+        user_field, item_field = _field_of(specs, raw.user_key, "user"), _field_of(specs, raw.item_key, "item")
+        prepared = prepare_streamed(raw, frames, specs, streaming, label=label, user_field=user_field,
+                                    item_field=item_field, fingerprint=fingerprint, name=f"{recipe.name}:{fingerprint[:12]}",
+                                    counts=_counts(raw, frames, label), use_cache=use_cache, negatives=cfg.get("negatives"))
+        _record(store, prepared)
+        return prepared
     fm, train = FeatureMap.fit_transform(frames["train"], specs, source=frames["train"].attrs.get("source"))
     tables = {"train": train, **{s: fm.transform(frames[s], source=frames[s].attrs.get("source")) for s in ("valid", "test")}}
     user_field = _field_of(specs, raw.user_key, "user")
@@ -340,15 +351,7 @@ def write_cache(prepared: PreparedData) -> Path:
         prepared.featuremap.save(tmp / "featuremap.json")
         for name, table in prepared.splits.items():
             table.save(tmp / f"{name}.safetensors")
-        if prepared.items is not None:
-            prepared.items.save(tmp / "items.safetensors")
-        if prepared.item_meta is not None:
-            meta = prepared.item_meta.copy()
-            for col in meta.columns:
-                if meta[col].dtype == object:
-                    meta[col] = meta[col].map(lambda v: v if v is None or isinstance(v, str) else json.dumps(v.tolist() if isinstance(v, np.ndarray) else v, default=str))
-            meta.index = meta.index.astype(str)
-            meta.to_parquet(tmp / "item_meta.parquet")
+        write_items(prepared, tmp)
         info = {
             "format": CACHE_FORMAT, "fingerprint": prepared.fingerprint, "name": prepared.name,
             "label": prepared.label, "user_field": prepared.user_field, "item_field": prepared.item_field,
@@ -368,6 +371,19 @@ def write_cache(prepared: PreparedData) -> Path:
     return final
 
 
+def write_items(prepared: PreparedData, folder: Path) -> None:
+    """The item table and item metadata of ``prepared`` into a cache folder (when present)."""
+    if prepared.items is not None:
+        prepared.items.save(folder / "items.safetensors")
+    if prepared.item_meta is not None:
+        meta = prepared.item_meta.copy()
+        for col in meta.columns:
+            if meta[col].dtype == object:
+                meta[col] = meta[col].map(lambda v: v if v is None or isinstance(v, str) else json.dumps(v.tolist() if isinstance(v, np.ndarray) else v, default=str))
+        meta.index = meta.index.astype(str)
+        meta.to_parquet(folder / "item_meta.parquet")
+
+
 def load_cached(fingerprint: str) -> PreparedData | None:
     """The cached copy for a fingerprint, or None when absent or unreadable."""
     folder = paths.cache_dir("prepared") / fingerprint
@@ -377,7 +393,12 @@ def load_cached(fingerprint: str) -> PreparedData | None:
     try:
         info = json.loads(meta_file.read_text(encoding="utf-8"))
         fm = FeatureMap.load(folder / "featuremap.json")
-        splits = {s: TensorTable.load(folder / f"{s}.safetensors") for s in SPLITS}
+        if info.get("layout") == SHARDED_LAYOUT:  # written by the streaming path
+            from recforge.core.data.streaming_prepare import sharded_splits
+
+            splits = sharded_splits(folder, info)
+        else:
+            splits = {s: TensorTable.load(folder / f"{s}.safetensors") for s in SPLITS}
         items = TensorTable.load(folder / "items.safetensors") if (folder / "items.safetensors").is_file() else None
         item_meta = pd.read_parquet(folder / "item_meta.parquet") if (folder / "item_meta.parquet").is_file() else None
     except (OSError, ValueError, KeyError, DataError) as err:
