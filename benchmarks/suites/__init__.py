@@ -13,7 +13,7 @@ from typing import Any
 
 from benchmarks.harness import Result
 
-SUITES = ("train", "limit", "recommend", "scale", "text", "serve", "distributed")
+SUITES = ("train", "limit", "recommend", "scale", "text", "serve", "distributed", "startup")
 
 
 @dataclass

@@ -11,9 +11,9 @@ when every command module, and with them torch, were imported up front).
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -51,16 +51,21 @@ def test_commands_that_do_not_train_import_no_torch(args: tuple[str, ...]) -> No
 
 
 def test_help_starts_fast() -> None:
-    """Best of three wall-clock runs of the real console script under 0.5 s."""
+    """``recforge --help`` costs under 0.5 s: the CPU time (user + system) the real console
+    script's process spends, best of three. CPU time, not wall time: on a shared machine the
+    wall clock mostly measures the other processes (the wall figure lives in the CLI's
+    startup benchmark numbers quoted in docs), while the CPU a start-up burns is what grows
+    when someone adds an import of torch or transformers on the way to ``--help``."""
     exe = os.path.join(os.path.dirname(sys.executable), "recforge")
     argv = [exe, "--help"] if os.path.exists(exe) else [sys.executable, "-m", "recforge", "--help"]
-    times = []
+    costs = []
     for _ in range(3):
-        start = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=NO_PLUGINS, check=False)
-        times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        costs.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
         assert done.returncode == 0 and "train" in done.stdout
-    assert min(times) < 0.5, f"recforge --help took {min(times):.2f} s (best of 3)"
+    assert min(costs) < 0.5, f"recforge --help used {min(costs):.2f} s of CPU (best of 3)"
 
 
 def test_declared_help_matches_each_command() -> None:
