@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> list[Table]:
     variants = {name: variant(args.dataset, name, overrides) for name in VARIANTS}
     label = args.dataset if args.dataset == "bing-news" else f"MIND ({args.folder})"
     table = run_table(f"News click prediction, {label}: attention-fusion + CTR head", f"case-news-{args.dataset}",
-                      pick(variants, args.variants), METRICS, [2024 + i for i in range(args.seeds)],
+                      pick(variants, args.variants), METRICS, [args.first_seed + i for i in range(args.seeds)],
                       args.overrides, device=args.device, extra=grouped)
     report([table], args.json)
     return [table]
