@@ -148,13 +148,28 @@ def set_trainable(backend: LMBackend, layers: int, lora: LoraSettings | None) ->
     return [p for p in backend.lm.parameters() if p.requires_grad], cut if layers else -1
 
 
-def fine_tuning_runner(backend: LMBackend, cut: int) -> CachedLowerLayers | LMBackend:
+class WholeModel:
+    """Runs the whole model every step (the embeddings train, or the model cannot be cut).
+
+    A plain object rather than the backend itself, so the encoder holds the backend's weights
+    under one name only (``lm.*``), never twice in its state.
+    """
+
+    def __init__(self, backend: LMBackend) -> None:
+        self.backend = backend
+
+    def embed_ids(self, ids: Sequence[Sequence[int]]) -> Tensor:
+        """Pooled vectors ``[N, H]`` of pre-tokenised texts (gradients kept)."""
+        return self.backend.embed_ids(ids)
+
+
+def fine_tuning_runner(backend: LMBackend, cut: int) -> CachedLowerLayers | WholeModel:
     """What embeds texts during fine-tuning: the cached split when the lower part is frozen
     and the model supports it, else the whole model."""
     if cut < 0:
-        return backend
+        return WholeModel(backend)
     if CachedLowerLayers.supports(backend.lm):
         return CachedLowerLayers(backend, cut)
     log.warning("text-lm: model type '%s' cannot run its top layers alone; fine-tuning runs the whole "
                 "model every step (no lower-layer cache)", getattr(backend.lm.config, "model_type", "?"))
-    return backend
+    return WholeModel(backend)

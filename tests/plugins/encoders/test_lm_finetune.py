@@ -22,7 +22,7 @@ from recforge.core.experiment import train_on
 from recforge.core.optim import make_optimizer
 from recforge.core.saved_model import load_model, save_model
 from recforge.core.train import TrainSettings
-from recforge.plugins.encoders.lm_finetune import CachedLowerLayers
+from recforge.plugins.encoders.lm_finetune import CachedLowerLayers, WholeModel
 from recforge.plugins.encoders.text_lm import TextLMEncoder
 
 TITLES = ["", "", "Toy Story (1995)", "GoldenEye (1995)", "Four Rooms (1995)",
@@ -107,7 +107,8 @@ def test_lower_layers_run_once_per_distinct_text_across_epochs() -> None:
 
 def test_full_fine_tuning_trains_every_weight_and_runs_the_whole_model() -> None:
     enc = make(mode="finetune", finetune_layers=0, lm_lr=1e-3)
-    assert enc.runner is enc.lm  # the embeddings train: nothing below them can be cached
+    assert isinstance(enc.runner, WholeModel)  # the embeddings train: nothing below them can be cached
+    assert not any(k.startswith("runner.") for k in enc.state_dict())  # the weights are saved once
     before = lm_snapshot(enc)
     train_steps(enc, epochs=1)
     after = lm_snapshot(enc)
