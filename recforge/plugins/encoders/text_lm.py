@@ -131,7 +131,9 @@ class TextLMEncoder(Encoder):
         self.projection = TextProjection(in_dim, dim, params)
 
     def prepare(self, context: Any) -> None:
-        """Frozen: fill the vector bank from the text cache (encoding only cache misses)."""
+        """Frozen: fill the vector bank from the text cache (encoding only cache misses).
+        Fine-tuning: move the language model to the context's device (lower-layer states
+        cached on another device are dropped and recomputed on first use)."""
         context = context if context is not None else PrepareContext()
         if self.params.mode == "frozen":
             self.bank.prepare(context)
