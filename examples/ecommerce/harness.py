@@ -130,7 +130,9 @@ def environment() -> str:
 def base_parser(description: str, default_variants: Sequence[str]) -> argparse.ArgumentParser:
     """Command-line options every case shares: seeds, variants, overrides, JSON output."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (2024, 2025, ...)")
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (--first-seed, +1, ...)")
+    parser.add_argument("--first-seed", type=int, default=2024,
+                        help="first seed (run one seed per process in parallel: --seeds 1 --first-seed 2025)")
     parser.add_argument("--variants", default=",".join(default_variants),
                         help=f"comma list of variants (default: {','.join(default_variants)})")
     parser.add_argument("--set", dest="overrides", action="append", default=[],

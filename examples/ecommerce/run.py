@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> list[Table]:
                         help="comma list of review categories for the CTR task ('' = skip)")
     parser.add_argument("--ctr-variants", default=",".join(CTR_VARIANTS), help="variants of the CTR task ('' = skip)")
     args = parser.parse_args(argv)
-    seeds = [2024 + i for i in range(args.seeds)]
+    seeds = [args.first_seed + i for i in range(args.seeds)]
     tables = []
     if args.variants:
         seq = {name: variant("next", name, [f"data.params.category={args.category}"]) for name in SEQ_VARIANTS}
