@@ -357,18 +357,24 @@ def write_cache(prepared: PreparedData) -> Path:
             "label": prepared.label, "user_field": prepared.user_field, "item_field": prepared.item_field,
             "counts": prepared.counts,
         }
-        (tmp / "meta.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if not final.is_dir():
-                raise
-            # another process prepared the same data first: its copy is identical, keep it
-            shutil.rmtree(tmp, ignore_errors=True)
+        publish(tmp, final, info)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def publish(tmp: Path, final: Path, info: dict[str, Any]) -> None:
+    """Finish a staged cache folder: write its ``meta.json`` last, then rename it into place in
+    one step, so readers see a whole copy or none. When another process published the same
+    fingerprint first, its copy is identical: keep it and drop ours."""
+    (tmp / "meta.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if not final.is_dir():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_items(prepared: PreparedData, folder: Path) -> None:

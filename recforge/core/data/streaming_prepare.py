@@ -18,8 +18,6 @@ the prepared-data cache when complete, like the in-memory cache.
 from __future__ import annotations
 
 import atexit
-import json
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -108,7 +106,13 @@ def prepare_streamed(raw: Any, frames: dict[str, pd.DataFrame], specs: list[Any]
                      label: str, user_field: str | None, item_field: str | None, fingerprint: str, name: str,
                      counts: dict[str, Any], use_cache: bool, negatives: Any = None) -> Any:
     """Split frames -> streamed FeatureMap fit -> shards per split, as a ``PreparedData``."""
-    from recforge.core.data.prepare import PreparedData, build_items, load_cached, write_items
+    from recforge.core.data.prepare import (
+        PreparedData,
+        build_items,
+        load_cached,
+        publish,
+        write_items,
+    )
 
     if negatives:
         raise ConfigError("data.negatives does not work with data.streaming (negatives are drawn over the "
@@ -128,13 +132,7 @@ def prepare_streamed(raw: Any, frames: dict[str, pd.DataFrame], specs: list[Any]
         info = {"format": 1, "layout": SHARDED_LAYOUT, "fingerprint": fingerprint, "name": name, "label": label,
                 "user_field": user_field, "item_field": item_field, "counts": counts,
                 "stream": {"shuffle_buffer": settings.shuffle_buffer, "workers": settings.workers}}
-        (tmp / "meta.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if not final.is_dir():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)  # another process prepared the same data first
+        publish(tmp, final, info)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
