@@ -3,16 +3,19 @@
 * ``real_store`` (session): a store filled by the real CLI (see ``real_store.py``); the
   read-only Pilot tests and, through ``pinned_real_db`` (a copy of its databases with the
   timestamps pinned), the SVG snapshots use it.
-* ``filled`` (per test): a store with fixed contents written through the Store API, for the
-  Pilot tests that change it (delete, promote, tag, launch) and check exact values.
+* ``real_copy`` (per test): a writable copy of that store (databases and artifacts) at the
+  test's RECFORGE_HOME, for the Pilot tests that change it (delete, promote, tag, launch); they
+  check the values read back from the store, never numbers of their own.
+* ``store`` (per test): an empty store at the test's RECFORGE_HOME.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import shutil
 import sqlite3
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,64 +28,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from real_store import RealStore, build_real_store
 
 T0 = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.timezone.utc)
-
-CONFIG_A = {
-    "name": "lr",
-    "experiment": "ml100k-ctr",
-    "data": {"recipe": "files", "params": {"train": "train.csv"}},
-    "model": {"embedding_dim": 8, "interaction": "lr", "ranker": "ctr"},
-    "train": {"epochs": 3, "lr": 0.01, "batch_size": 1024},
-}
-CONFIG_B = {
-    **CONFIG_A,
-    "name": "deepfm",
-    "model": {"embedding_dim": 16, "interaction": "deepfm", "ranker": "ctr"},
-    "train": {"epochs": 3, "lr": 0.001, "batch_size": 1024},
-}
-#: valid.auc per epoch of the two finished runs (the chart and compare tests use them)
-AUC_A = [0.70, 0.74, 0.75]
-AUC_B = [0.72, 0.77, 0.79]
-LOGLOSS_A = [0.60, 0.57, 0.56]
-LOGLOSS_B = [0.58, 0.55, 0.53]
-
-#: the shape `recforge analyze` writes (see recforge.core.analysis.report); the real-store
-#: tests in test_console_real_store.py open a report made by the CLI itself
-ANALYSIS = {
-    "fields": ["user_id", "item_id", "genres", "age"],
-    "importance": {
-        "user_id": {"mean": 0.031, "low": 0.027, "high": 0.035},
-        "item_id": {"mean": 0.052, "low": 0.047, "high": 0.057},
-        "genres": {"mean": 0.012, "low": 0.009, "high": 0.015},
-        "age": {"mean": -0.001, "low": -0.002, "high": 0.000},
-    },
-    "pairs": {
-        "strength_matrix": [
-            [None, 0.020, 0.004, 0.001],
-            [0.020, None, 0.010, 0.000],
-            [0.004, 0.010, None, 0.002],
-            [0.001, 0.000, 0.002, None],
-        ],
-    },
-}
-
-
-def _run(store: Store, config: dict, auc: list[float], logloss: list[float], status: str) -> int:
-    run = store.create_run(
-        experiment=config["experiment"], name=config["name"], config=config, seed=2024,
-        dataset="files:3f2a9c", model_summary=f"{config['model']['interaction']}/ctr",
-    )
-    store.start_run(run.id)
-    store.log_params(run.id, {"embedding_dim": config["model"]["embedding_dim"], "lr": config["train"]["lr"]})
-    for epoch, (a, l) in enumerate(zip(auc, logloss), start=1):
-        store.log_metrics(run.id, {"valid.auc": a, "valid.logloss": l, "train.loss": l + 0.02}, step=epoch)
-    if status == "finished":
-        store.finish_run(run.id)
-    elif status == "failed":
-        store.fail_run(run.id, error="DataError: column 'rating' missing in train.csv")
-    elif status == "interrupted":
-        store.interrupt_run(run.id)
-    return int(run.id)
-
 
 def pin_timestamps(engine: Engine) -> None:
     """Rewrite every timestamp: T0 + row id minutes, ends (``ended_at``, ``heartbeat_at``) 95 s later.
@@ -104,23 +49,6 @@ def pin_timestamps(engine: Engine) -> None:
                     conn.execute(text(f"UPDATE {table} SET {col} = :t WHERE id = :i"), {"t": value, "i": row_id})
 
 
-def fill_store(store: Store) -> dict[str, int]:
-    """Four runs (finished x2, failed, running), an analysis on run A, one registered model."""
-    a = _run(store, CONFIG_A, AUC_A, LOGLOSS_A, "finished")
-    b = _run(store, CONFIG_B, AUC_B, LOGLOSS_B, "finished")
-    failed = _run(store, {**CONFIG_A, "name": "broken"}, [], [], "failed")
-    running = _run(store, {**CONFIG_B, "name": "live"}, AUC_B[:1], LOGLOSS_B[:1], "running")
-    analysis = store.run_dir(a) / "analysis.json"
-    analysis.parent.mkdir(parents=True, exist_ok=True)
-    analysis.write_text(json.dumps(ANALYSIS), encoding="utf-8")
-    store.log_artifact(a, kind="analysis", path=analysis)
-    store.register_model("ctr-lr", a, tags={"owner": "ops"})
-    store.register_model("ctr-lr", b)
-    store.record_dataset("ml100k-ctr", "3f2a9c0d11aa", {"train": 80000, "valid": 10000, "test": 10000})
-    pin_timestamps(store.engine)
-    return {"a": a, "b": b, "failed": failed, "running": running}
-
-
 @pytest.fixture
 def store(recforge_env: Path):
     """A fresh store under the test's RECFORGE_HOME."""
@@ -129,14 +57,35 @@ def store(recforge_env: Path):
     s.close()
 
 
+def _backup_databases(source_home: Path, target_home: Path) -> None:
+    """Copy the store and its Optuna storage with SQLite's backup API (the store runs in WAL mode)."""
+    for name in ("recforge.db", "recforge.optuna.db"):  # the study's Optuna storage sits beside the store
+        if not (source_home / name).exists():
+            continue
+        source, target = sqlite3.connect(source_home / name), sqlite3.connect(target_home / name)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+
+
 @pytest.fixture
-def filled(store: Store) -> SimpleNamespace:
-    """The fixed store contents plus the numbers tests check against."""
-    ids = fill_store(store)
-    return SimpleNamespace(
-        store=store, ids=ids, auc_a=AUC_A, auc_b=AUC_B, logloss_a=LOGLOSS_A, logloss_b=LOGLOSS_B,
-        config_a=CONFIG_A, config_b=CONFIG_B, analysis=ANALYSIS, t0=T0,
-    )
+def real_copy(real_store: RealStore, recforge_env: Path) -> Iterator[SimpleNamespace]:
+    """This test's own writable copy of the session's real store, at the test's RECFORGE_HOME.
+
+    The databases are copied with the backup API and the artifacts folder tree beside them, so a
+    delete, promote, tag or launch here touches only the copy: the store resolves a run's folder
+    under the current home (``paths.artifacts_dir()/runs/<id>``), which is the copy's.
+    """
+    recforge_env.mkdir(parents=True, exist_ok=True)
+    _backup_databases(real_store.home, recforge_env)
+    shutil.copytree(real_store.home / "artifacts", recforge_env / "artifacts")
+    store = Store.open()
+    try:
+        yield SimpleNamespace(store=store, home=recforge_env, real=real_store)
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="session")
@@ -154,13 +103,8 @@ def pinned_real_db(real_store: RealStore, tmp_path_factory: pytest.TempPathFacto
     WAL mode), so the session's real store is left untouched for the other tests.
     """
     folder = tmp_path_factory.mktemp("pinned")
-    for name in ("recforge.db", "recforge.optuna.db"):  # the study's Optuna storage sits beside the store
-        source, target = sqlite3.connect(real_store.home / name), sqlite3.connect(folder / name)
-        try:
-            source.backup(target)
-        finally:
-            source.close()
-            target.close()
+    _backup_databases(real_store.home, folder)
+    for name in ("recforge.db", "recforge.optuna.db"):
         engine = create_engine(f"sqlite:///{folder / name}")
         pin_timestamps(engine)
         engine.dispose()
