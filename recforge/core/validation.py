@@ -150,10 +150,16 @@ def _problem(first: Any) -> str:
     return message if isinstance(value, (dict, list)) and len(repr(value)) > 60 else f"{message}, got {_short(value)}"
 
 
+#: pydantic's tags for the builtin branches of a union (``bool | Literal["auto"]`` fails at
+#: ``(..., "enabled", "bool")``); no config section has keys with these names
+_BUILTIN_BRANCHES = frozenset({"bool", "int", "float", "str", "bytes", "none", "list", "dict"})
+
+
 def _loc(first: Any) -> tuple[Any, ...]:
     """The error's location without pydantic's union-branch and validator tags."""
     return tuple(p for p in first["loc"] if not (isinstance(p, str) and (p[:1].isupper() or "[" in p
-                                                                            or p.startswith("function-"))))
+                                                                            or p.startswith("function-")
+                                                                            or p in _BUILTIN_BRANCHES)))
 
 
 def config_error(err: ValidationError, prefix: str, model: type[BaseModel] | None = None,

@@ -159,7 +159,7 @@ def test_auto_streams_above_the_threshold_only(data_cfg) -> None:
 @pytest.mark.parametrize(("streaming", "needle"), [
     ({"enabled": True, "threshold": 5}, "data.streaming"),
     ({"enabled": True, "shard_rows": 10}, "data.streaming.shard_rows"),
-    ({"enabled": "sometimes"}, "data.streaming.enabled"),
+    ({"enabled": "sometimes"}, "data.streaming.enabled: 'sometimes'"),  # no union-branch tag in the key
     ({"enabled": True, "buffer": 5}, "shuffle_buffer"),
 ])
 def test_bad_streaming_settings_fail_with_one_line(tmp_path, data_cfg, streaming, needle) -> None:
