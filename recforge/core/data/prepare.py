@@ -61,6 +61,8 @@ class PreparedData:
         fingerprint: recipe + params + config + raw file hashes.
         name: ``"<recipe>:<fingerprint[:12]>"``, the dataset name recorded in the store.
         counts: rows per split, users, items and positive rate.
+        restored: always False here; ``SavedData`` (a saved model's data, without training
+            rows) sets it True, so model builders read one declared flag on either type.
     """
 
     featuremap: FeatureMap
@@ -75,6 +77,7 @@ class PreparedData:
     name: str
     counts: dict[str, Any]
     cache_path: Path | None = None
+    restored: bool = False
 
 
 # ---------------------------------------------------------------------------- config parts
