@@ -299,7 +299,7 @@ def _save_model(model: nn.Module, prepared: PreparedData, config: dict[str, Any]
     prepared.featuremap.save(tmp / "featuremap.json")
     save_tensors(model.state_dict(), tmp / "model.safetensors")
     comp = {
-        "task": getattr(model, "task", None),
+        "task": model.task,  # declared by RecommenderModel (composed models copy their head's)
         "versions": components or {},
         "data": {"label": prepared.label, "user_field": prepared.user_field,
                  "item_field": prepared.item_field, "fingerprint": prepared.fingerprint},
