@@ -161,6 +161,8 @@ class Ranker(nn.Module, Component):
 
     kind = "ranker"
     task: ClassVar[str] = "pointwise"
+    #: only read on standalone rankers (whole models): False for fit-only ones (``fit(prepared)``)
+    trainable: ClassVar[bool] = True
     #: a ranker that is a whole model building itself with ``from_prepared`` (the older form
     #: of :class:`WholeModel`, still accepted from plugins) rather than a head
     standalone: ClassVar[bool] = False

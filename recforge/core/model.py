@@ -20,7 +20,7 @@ training data.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -126,6 +126,9 @@ class RecModel(nn.Module):
         model = build_model(config, prepared)
         probs = model.predict(prepared.splits["test"].batch(torch.arange(8)))
     """
+
+    #: composed models always train by gradient descent (see ``model_api.is_trainable``)
+    trainable: ClassVar[bool] = True
 
     def __init__(self, encoders: dict[str, Encoder], tables: SharedTables, interaction: nn.Module,
                  head: Ranker, fields: dict[str, Any], user_field: str | None,

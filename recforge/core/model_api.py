@@ -99,8 +99,12 @@ class LookupOwner(Protocol):
 
 
 def is_trainable(model: Any) -> bool:
-    """Whether ``model`` is trained by gradient descent (``False`` for fit-only models)."""
-    return bool(getattr(model, "trainable", True))
+    """Whether ``model`` is trained by gradient descent (``False`` for fit-only models).
+
+    Every model ``build_model`` returns declares ``trainable`` (``RecModel``, ``WholeModel``
+    and standalone ``Ranker`` default to True), so this reads the declared flag.
+    """
+    return bool(model.trainable)
 
 
 def neg_key(item_field: str) -> str:
