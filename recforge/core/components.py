@@ -31,6 +31,7 @@ import inspect
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
 import torch
@@ -160,6 +161,8 @@ class Ranker(nn.Module, Component):
 
     kind = "ranker"
     task: ClassVar[str] = "pointwise"
+    #: only read on standalone rankers (whole models): False for fit-only ones (``fit(prepared)``)
+    trainable: ClassVar[bool] = True
     #: a ranker that is a whole model building itself with ``from_prepared`` (the older form
     #: of :class:`WholeModel`, still accepted from plugins) rather than a head
     standalone: ClassVar[bool] = False
@@ -212,6 +215,14 @@ class DatasetRecipe(Component):
     """Knows where a dataset's raw files are and how to read them into frames plus a schema."""
 
     kind = "dataset"
+
+    def raw_files(self, params: Any) -> list[Path] | None:
+        """The raw files ``load`` will read, hashed into the prepared-data cache key.
+
+        ``None`` (the default) means the recipe cannot name them cheaply: its prepared data
+        gets no fingerprint and is never cached. Override to make preparation cacheable.
+        """
+        return None
 
 
 class SharedTables:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -46,6 +46,9 @@ from recforge.core.train import (
     TrainSettings,
     fit_without_gradients,
 )
+
+if TYPE_CHECKING:
+    from recforge.core.data.prepare import PreparedData
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +151,7 @@ def model_summary(config: Any) -> str:
     return f"{inter}/{model.ranker.name}" if inter else model.ranker.name
 
 
-def prepare_data_once(data_cfg: dict[str, Any], store: Any) -> Any:
+def prepare_data_once(data_cfg: dict[str, Any], store: Any) -> PreparedData:
     """``prepare_data`` on every rank, rank 0 first: it writes the prepared-data cache that
     the others then read, so no two processes write the same cache folder."""
     from recforge.core.data import prepare_data
@@ -162,7 +165,7 @@ def prepare_data_once(data_cfg: dict[str, Any], store: Any) -> Any:
     return prepared
 
 
-def _prepare(config: ExperimentConfig, store: Any, device: Any) -> tuple[Any, Any, TrainSettings]:
+def _prepare(config: ExperimentConfig, store: Any, device: Any) -> tuple[PreparedData, Any, TrainSettings]:
     """Prepared data, the built model and the train settings with the monitor resolved; every
     config problem that needs the data or the model (splits, monitor) fails here, before a
     run is recorded."""
@@ -173,7 +176,7 @@ def _prepare(config: ExperimentConfig, store: Any, device: Any) -> tuple[Any, An
     return prepared, model, settings
 
 
-def _build(config: ExperimentConfig, prepared: Any, context: PrepareContext) -> tuple[Any, TrainSettings]:
+def _build(config: ExperimentConfig, prepared: PreparedData, context: PrepareContext) -> tuple[Any, TrainSettings]:
     """The model on ``context.device``, prepared, and the train settings with the monitor
     resolved; the checks that need data or model (splits, monitor) run before any training."""
     model = build_model(config, prepared)
@@ -214,7 +217,7 @@ def run_experiment(config: ExperimentConfig | dict[str, Any], store: Any, *, nam
             run = store.create_run(
                 experiment=config.experiment or "default",
                 name=name or config.name or model_summary(config), config=raw, seed=settings.seed,
-                dataset=f"{config.data.recipe or 'files'}:{str(getattr(prepared, 'fingerprint', ''))[:12]}",
+                dataset=f"{config.data.recipe or 'files'}:{str(prepared.fingerprint)[:12]}",
                 model_summary=model_summary(config), components=versions)
             store.start_run(run.id)
             store.log_params(run.id, _flat("", {"train": raw.get("train") or {}, "model": raw.get("model") or {}}, {}))

@@ -20,7 +20,7 @@ training data.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -32,6 +32,10 @@ from recforge.core.errors import ConfigError
 from recforge.core.validation import validate
 from recforge.core.fused_lookup import slot_plan
 from recforge.core.registry import Registry, get_registry
+
+if TYPE_CHECKING:
+    from recforge.core.data.prepare import PreparedData
+    from recforge.core.saved_model import SavedData
 
 #: default encoder per field kind (``model.encoders.<field>`` overrides)
 DEFAULT_ENCODERS: dict[str, str] = {
@@ -123,6 +127,9 @@ class RecModel(nn.Module):
         probs = model.predict(prepared.splits["test"].batch(torch.arange(8)))
     """
 
+    #: composed models always train by gradient descent (see ``model_api.is_trainable``)
+    trainable: ClassVar[bool] = True
+
     def __init__(self, encoders: dict[str, Encoder], tables: SharedTables, interaction: nn.Module,
                  head: Ranker, fields: dict[str, Any], user_field: str | None,
                  item_field: str | None, fused: nn.Module | None = None,
@@ -207,7 +214,7 @@ class RecModel(nn.Module):
             if name not in self._lookup_keys[role]:
                 self._lookup_keys[role].append(name)
 
-    def build_lookups(self, prepared: Any) -> None:
+    def build_lookups(self, prepared: PreparedData | SavedData) -> None:
         """Derive the user, item and context lookups from the prepared data."""
         self.attach_lookups(feature_lookups(prepared, self.slot_order, self.user_field, self.item_field))
 
@@ -264,7 +271,7 @@ class RecModel(nn.Module):
         return torch.cat([encoded[n].flatten(1) for n in names], dim=1)
 
 
-def feature_lookups(prepared: Any, encoded: list[str], user_field: str | None,
+def feature_lookups(prepared: PreparedData | SavedData, encoded: list[str], user_field: str | None,
                     item_field: str | None) -> dict[str, Tensor]:
     """Per-user / per-item rows of each encoded field, scattered by id index.
 
@@ -279,7 +286,7 @@ def feature_lookups(prepared: Any, encoded: list[str], user_field: str | None,
     rows = train.batch(torch.arange(train.num_rows))
     out: dict[str, Tensor] = {}
     item_rows = rows
-    items_table = getattr(prepared, "items", None)
+    items_table = prepared.items
     if items_table is not None:
         item_rows = items_table.batch(torch.arange(items_table.num_rows))
     sources = {"user": (rows, user_field), "item": (item_rows, item_field)}
@@ -354,7 +361,7 @@ def build_encoders(model_cfg: ModelConfig | dict[str, Any], fields: dict[str, An
     return encoders, tables
 
 
-def build_model(config: Any, prepared: Any, registry: Registry | None = None) -> Any:
+def build_model(config: Any, prepared: PreparedData | SavedData, registry: Registry | None = None) -> Any:
     """Build the model a config describes over prepared (or saved) data.
 
     Args:
@@ -392,18 +399,18 @@ def build_model(config: Any, prepared: Any, registry: Registry | None = None) ->
 
     interaction = build_interaction(spec, num_slots, dim)
     head = ranker_cls(int(interaction.output_dim), params)
-    label = getattr(prepared, "label", None)
+    label = prepared.label
     if label:
         head.label_field = label  # head rankers read the target under the data's label name
-        for split, table in (getattr(prepared, "splits", None) or {}).items():
+        for split, table in prepared.splits.items():
             if label in getattr(table, "dense", {}):
                 head.check_labels(table.dense[label], split)
     order = list(encoders)
     encoders, fused = fused_lookup.fuse_lookups(encoders, tables, list(lr_groups))
     model = RecModel(encoders, tables, interaction, head, fields,
-                     getattr(prepared, "user_field", None), getattr(prepared, "item_field", None),
+                     prepared.user_field, prepared.item_field,
                      fused=fused, order=order, dropout=model_cfg.dropout)
-    if getattr(prepared, "splits", None) and "train" in prepared.splits and not getattr(prepared, "restored", False):
+    if "train" in prepared.splits and not prepared.restored:
         model.build_lookups(prepared)  # a saved model loads its lookups from its weights file
     return model
 

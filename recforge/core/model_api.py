@@ -68,9 +68,43 @@ class RecommenderModel(Protocol):
         ...
 
 
+@runtime_checkable
+class RowScorer(Protocol):
+    """Optional capability: rank every item for each row's own features (its history), not
+    for a user id -- what the per-row (next-item) evaluation protocol needs."""
+
+    def score_rows(self, batch: dict[str, Tensor]) -> Tensor:
+        """``[B, I]`` scores of each row of ``batch`` against every item index."""
+        ...
+
+
+@runtime_checkable
+class FieldVectorModel(Protocol):
+    """Optional capability of composed models: the stacked per-field vectors the interaction
+    reads, so analysis can feed them to data-dependent views (e.g. pair weights)."""
+
+    def field_vectors(self, batch: dict[str, Tensor]) -> Tensor:
+        """``[B, F, D]`` field vectors of ``batch``, one slot per field name."""
+        ...
+
+
+@runtime_checkable
+class LookupOwner(Protocol):
+    """Optional capability: a module whose ``lookup_<role>__<field>`` buffers are installed
+    through one method (sizes come from the saved tensors, not from a fresh build)."""
+
+    def attach_lookups(self, tensors: dict[str, Tensor]) -> None:
+        """Install the ``lookup_*`` buffers in ``tensors`` (names without the module prefix)."""
+        ...
+
+
 def is_trainable(model: Any) -> bool:
-    """Whether ``model`` is trained by gradient descent (``False`` for fit-only models)."""
-    return bool(getattr(model, "trainable", True))
+    """Whether ``model`` is trained by gradient descent (``False`` for fit-only models).
+
+    Every model ``build_model`` returns declares ``trainable`` (``RecModel``, ``WholeModel``
+    and standalone ``Ranker`` default to True), so this reads the declared flag.
+    """
+    return bool(model.trainable)
 
 
 def neg_key(item_field: str) -> str:

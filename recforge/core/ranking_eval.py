@@ -27,6 +27,7 @@ from recforge.core.data.interactions import column, id_fields, interaction_csr  
 from recforge.core.data.schema import FIRST
 from recforge.core.errors import ConfigError
 from recforge.core.metrics import RankingAccumulator
+from recforge.core.model_api import RowScorer
 
 SPLIT_ORDER: tuple[str, ...] = ("train", "valid", "test")
 DEFAULT_RANKING_METRICS: tuple[str, ...] = ("recall", "mrr", "ndcg", "hit", "precision")
@@ -196,7 +197,7 @@ def evaluate_rows(
     item is excluded (repeat purchases count). The model scores rows with
     ``score_rows(batch) -> [B, I]``.
     """
-    if not callable(getattr(model, "score_rows", None)):
+    if not isinstance(model, RowScorer):
         raise ConfigError(f"model '{type(model).__name__}' cannot rank items per row",
                           fix="use a ranker with row queries, e.g. two-tower with row_queries: true, or protocol: full")
     names = _metric_names(metrics, ks)

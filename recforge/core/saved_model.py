@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -36,9 +36,13 @@ from torch import Tensor, nn
 
 from recforge.core.config import dump_config, parse_yaml
 from recforge.core.errors import ArtifactError, RecforgeError
+from recforge.core.model_api import LookupOwner
 from recforge.core.saved_json import read_object
 from recforge.core.safetensors_guard import check_allocation, os_error_of
 from recforge.core.store.artifacts import confined
+
+if TYPE_CHECKING:
+    from recforge.core.data.prepare import PreparedData
 
 MODEL_FILES = ("config.yaml", "featuremap.json", "model.safetensors", "components.json",
                "items.json", "seen.safetensors")
@@ -96,7 +100,7 @@ def load_weights(model: nn.Module, tensors: dict[str, Tensor], source: str, stri
             lookups.setdefault(owner_name, {})[leaf] = value
     for owner_name, owned in lookups.items():
         owner = model.get_submodule(owner_name) if owner_name else model
-        if hasattr(owner, "attach_lookups"):
+        if isinstance(owner, LookupOwner):
             owner.attach_lookups(owned)
     own = dict(model.named_buffers())
     for name, value in tensors.items():
@@ -244,7 +248,7 @@ def _train_pairs(seen: dict[str, Tensor], data: SavedData) -> Any:
     return TensorTable(columns)
 
 
-def _items_json(prepared: Any) -> dict[str, Any]:
+def _items_json(prepared: PreparedData) -> dict[str, Any]:
     item = prepared.item_field
     if not item:
         return {"item_field": None, "ids": [], "meta": {}}
@@ -253,7 +257,7 @@ def _items_json(prepared: Any) -> dict[str, Any]:
     raw = list(prepared.featuremap.raw_of(item, torch.arange(2, n))) if n > 2 else []
     ids = [None, None] + [None if r is None else (r.item() if hasattr(r, "item") else r) for r in raw]
     meta: dict[str, list[Any]] = {}
-    frame = getattr(prepared, "item_meta", None)
+    frame = prepared.item_meta
     if frame is not None and len(frame):
         lookup = {str(k): i for i, k in enumerate(frame.index)}
         for col in sorted(frame.columns, key=str):  # same file (and hash) whatever order the recipe built
@@ -270,7 +274,7 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
 
 
-def save_model(model: nn.Module, prepared: Any, config: dict[str, Any], folder: str | Path,
+def save_model(model: nn.Module, prepared: PreparedData, config: dict[str, Any], folder: str | Path,
                components: dict[str, str] | None = None) -> Path:
     """Write a self-contained saved model to ``folder`` (replaced when it exists).
 
@@ -287,7 +291,7 @@ def save_model(model: nn.Module, prepared: Any, config: dict[str, Any], folder: 
         return _save_model(model, prepared, config, folder, tmp, components)
 
 
-def _save_model(model: nn.Module, prepared: Any, config: dict[str, Any], folder: Path, tmp: Path,
+def _save_model(model: nn.Module, prepared: PreparedData, config: dict[str, Any], folder: Path, tmp: Path,
                 components: dict[str, str] | None) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -295,10 +299,10 @@ def _save_model(model: nn.Module, prepared: Any, config: dict[str, Any], folder:
     prepared.featuremap.save(tmp / "featuremap.json")
     save_tensors(model.state_dict(), tmp / "model.safetensors")
     comp = {
-        "task": getattr(model, "task", None),
+        "task": model.task,  # declared by RecommenderModel (composed models copy their head's)
         "versions": components or {},
         "data": {"label": prepared.label, "user_field": prepared.user_field,
-                 "item_field": prepared.item_field, "fingerprint": getattr(prepared, "fingerprint", "")},
+                 "item_field": prepared.item_field, "fingerprint": prepared.fingerprint},
     }
     (tmp / "components.json").write_text(json.dumps(comp, indent=2))
     (tmp / "items.json").write_text(json.dumps(_items_json(prepared), ensure_ascii=False))

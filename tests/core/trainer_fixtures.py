@@ -41,6 +41,7 @@ class Prepared:
     items: Any = None
     item_meta: Any = None
     fingerprint: str = "synthetic"
+    restored: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 

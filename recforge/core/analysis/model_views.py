@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from recforge.core.analysis.columns import model_device, num_rows, sample_index, take
 from recforge.core.components import Explainable
+from recforge.core.model_api import FieldVectorModel
 
 
 def _square(weights: Tensor) -> Tensor:
@@ -166,7 +167,7 @@ def model_views(
                         if isinstance(value, Tensor) and value.dim() >= 2 and id(value) not in seen:
                             seen.add(id(value))
                             accum.setdefault((qual, kind), _Mean()).add(_batch_reduce(kind, value), rows)
-                if data_pair and hasattr(model, "field_vectors"):
+                if data_pair and isinstance(model, FieldVectorModel):
                     x = model.field_vectors(batch)
                     for qual, module in data_pair:
                         accum.setdefault((qual, "pair_weights"), _Mean()).add(_square(module.pair_weights(x)), rows)

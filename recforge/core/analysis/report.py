@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,6 +26,9 @@ from recforge.core.analysis.pairs import friedman_h, pair_matrix, permutation_pa
 from recforge.core.analysis.text_vs_ids import field_groups, text_vs_ids
 from recforge.core.errors import ConfigError, DataError
 from recforge.core.progress import stage
+
+if TYPE_CHECKING:
+    from recforge.core.data.prepare import PreparedData
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,8 @@ def model_inputs(model: Any, candidates: Sequence[str]) -> list[str]:
     return used if used else list(candidates)
 
 
-def _split_columns(prepared: Any, split: str) -> dict[str, torch.Tensor]:
-    splits = getattr(prepared, "splits", {}) or {}
+def _split_columns(prepared: PreparedData, split: str) -> dict[str, torch.Tensor]:
+    splits = prepared.splits
     if split not in splits or splits[split] is None:
         raise ConfigError(f"split '{split}' is not in the prepared data",
                           fix=f"use one of {', '.join(k for k, v in splits.items() if v is not None)}")
@@ -58,7 +61,7 @@ def _split_columns(prepared: Any, split: str) -> dict[str, torch.Tensor]:
 
 def analyze(
     model: Any,
-    prepared: Any,
+    prepared: PreparedData,
     split: str = "valid",
     *,
     repeats: int = 5,
@@ -99,7 +102,7 @@ def analyze(
     label = prepared.label
     if label not in all_columns:
         raise DataError(f"split '{split}' has no label column '{label}'", fix="analyse a labelled split")
-    known = getattr(prepared, "fields", {}) or {}
+    known = prepared.fields
     names = list(fields or model_inputs(model, [n for n in all_columns if n != label and (not known or n in known)]))
     missing = [n for n in names if n not in all_columns]
     if missing:
@@ -142,13 +145,13 @@ def analyze(
     return json.loads(json.dumps(report, default=_jsonable))
 
 
-def _text_vs_ids(fn: PredictFn, prepared: Any, columns: dict, labels: np.ndarray, known: dict,
+def _text_vs_ids(fn: PredictFn, prepared: PreparedData, columns: dict, labels: np.ndarray, known: dict,
                  common: dict[str, Any]) -> dict[str, Any]:
-    item = getattr(prepared, "item_field", None)
-    train = (getattr(prepared, "splits", {}) or {}).get("train")
+    item = prepared.item_field
+    train = prepared.splits.get("train")
     if not item or item not in columns or train is None:
         return {"skipped": "no item-id field or no training split"}
-    groups = field_groups(known, [getattr(prepared, "user_field", None), item], columns)
+    groups = field_groups(known, [prepared.user_field, item], columns)
     if not groups["text"]:
         return {"skipped": "the model has no text fields", "groups": groups}
     dense = getattr(train, "dense", None)

@@ -7,7 +7,7 @@ evaluation; they live in the data layer so rankers need not import evaluation co
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -15,6 +15,10 @@ from scipy import sparse
 from torch import Tensor
 
 from recforge.core.errors import ConfigError, DataError, unknown_name
+
+if TYPE_CHECKING:
+    from recforge.core.data.prepare import PreparedData
+    from recforge.core.saved_model import SavedData
 
 
 def column(table: Any, name: str) -> Tensor:
@@ -27,9 +31,9 @@ def column(table: Any, name: str) -> Tensor:
     return table.batch(torch.arange(table.num_rows))[name]
 
 
-def id_fields(prepared: Any) -> tuple[str, str, int, int]:
+def id_fields(prepared: PreparedData | SavedData) -> tuple[str, str, int, int]:
     """``(user_field, item_field, user_vocab, item_vocab)`` of prepared data, or a clear error."""
-    user, item = getattr(prepared, "user_field", None), getattr(prepared, "item_field", None)
+    user, item = prepared.user_field, prepared.item_field
     if not user or not item:
         raise ConfigError(
             "ranking needs a user-id and an item-id field",
@@ -38,11 +42,11 @@ def id_fields(prepared: Any) -> tuple[str, str, int, int]:
     return user, item, int(prepared.fields[user].vocab_size), int(prepared.fields[item].vocab_size)
 
 
-def interaction_csr(prepared: Any, splits: str | Sequence[str], positive_only: bool = False) -> sparse.csr_matrix:
+def interaction_csr(prepared: PreparedData | SavedData, splits: str | Sequence[str], positive_only: bool = False) -> sparse.csr_matrix:
     """Binary user x item matrix (vocabulary indices) of the interactions in ``splits``.
 
     Args:
-        prepared: a ``PreparedData``.
+        prepared: a ``PreparedData`` (or a saved model's ``SavedData``).
         splits: one split name or several (their interactions are united).
         positive_only: keep only rows whose label is positive (ground truth of labelled data).
     """
@@ -54,7 +58,7 @@ def interaction_csr(prepared: Any, splits: str | Sequence[str], positive_only: b
             raise unknown_name("split", name, prepared.splits, fix="use one of the prepared splits")
         table = prepared.splits[name]
         u, i = column(table, user).long(), column(table, item).long()
-        label = getattr(prepared, "label", None)
+        label = prepared.label
         if positive_only and label and label in getattr(table, "columns", []):
             keep = column(table, label) > 0
             u, i = u[keep], i[keep]

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from recforge.core import paths
-from recforge.core.components import build_params, params_to_dict
+from recforge.core.components import DatasetRecipe, build_params, params_to_dict
 from recforge.core.data.columns import numbers, template_columns
 from recforge.core.data.featuremap import FeatureMap
 from recforge.core.data.readers import file_sha256
@@ -61,6 +61,8 @@ class PreparedData:
         fingerprint: recipe + params + config + raw file hashes.
         name: ``"<recipe>:<fingerprint[:12]>"``, the dataset name recorded in the store.
         counts: rows per split, users, items and positive rate.
+        restored: always False here; ``SavedData`` (a saved model's data, without training
+            rows) sets it True, so model builders read one declared flag on either type.
     """
 
     featuremap: FeatureMap
@@ -75,6 +77,7 @@ class PreparedData:
     name: str
     counts: dict[str, Any]
     cache_path: Path | None = None
+    restored: bool = False
 
 
 # ---------------------------------------------------------------------------- config parts
@@ -85,7 +88,7 @@ def expand_params(raw: dict[str, Any] | None) -> dict[str, Any]:
     return {k: paths.expand(v) if isinstance(v, str) else v for k, v in (raw or {}).items()}
 
 
-def resolve_recipe(data_cfg: dict[str, Any]) -> tuple[Any, Any]:
+def resolve_recipe(data_cfg: dict[str, Any]) -> tuple[DatasetRecipe, Any]:
     """The recipe instance and its validated params for a data config."""
     from recforge.core.registry import get_registry
 
@@ -280,7 +283,7 @@ def prepare_data(data_cfg: dict[str, Any], store: Any = None, *, use_cache: bool
     """
     cfg = dict(data_cfg or {})
     recipe, params = resolve_recipe(cfg)
-    files = recipe.raw_files(params) if hasattr(recipe, "raw_files") else None
+    files = recipe.raw_files(params)
     fingerprint = fingerprint_of(recipe.name, params, cfg, files) if files is not None else None
     if fingerprint and use_cache:
         cached = load_cached(fingerprint)
