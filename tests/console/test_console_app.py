@@ -331,6 +331,9 @@ async def test_components_and_datasets_screens(real_copy: SimpleNamespace) -> No
         await pilot.press("3")
         recipes = app.screen.query_one("#recipes-table", DataTable)
         assert column(recipes, "recipe") == [c.name for c in reg.list("dataset")]
+        # summaries read as text: reST literals (``click``) lose their markers, as in the CLI
+        assert not any("``" in s for s in column(recipes, "summary"))
+        assert any("click label" in s for s in column(recipes, "summary"))
         prepared = app.screen.query_one("#prepared-table", DataTable)
         datasets = real_copy.store.list_datasets()  # what the CLI's training recorded
         assert datasets and column(prepared, "name") == [d.name for d in datasets]

@@ -11,6 +11,7 @@ from recforge.console.widgets.plain_table import PlainTable
 from recforge.core.errors import RecforgeError
 from recforge.core.registry import get_registry
 from recforge.services.runs import list_dataset_rows
+from recforge.services.text import plain_doc
 
 
 def counts_text(counts: dict[str, object]) -> str:
@@ -51,7 +52,7 @@ class DatasetsScreen(ConsoleScreen):
         recipes = self.query_one("#recipes-table", DataTable)
         recipes.clear()
         for info in get_registry().list("dataset"):
-            recipes.add_row(info.name, info.plugin, info.summary, key=info.name)
+            recipes.add_row(info.name, info.plugin, plain_doc(info.summary), key=info.name)
         prepared = self.query_one("#prepared-table", DataTable)
         prepared.clear()
         try:
