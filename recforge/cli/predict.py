@@ -44,7 +44,7 @@ def predict(run_id: str, file: Path, out: Path | None, as_json: bool) -> None:
 
     head, loaded = _load(run_id)
     frame = read_table(file, flat=True)
-    table = loaded.data.featuremap.transform(frame, source=str(file))
+    table = loaded.data.featuremap.transform(frame, source=str(file), scoring=True)
     preds = predict_table(loaded.model, table).numpy()
     frame = frame.assign(prediction=preds)
     if out is not None:

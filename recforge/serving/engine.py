@@ -293,7 +293,7 @@ class ServingModel:
         frame = pd.DataFrame(rows)
         with self.lock:
             try:
-                table = self.data.featuremap.transform(frame, source="the request")
+                table = self.data.featuremap.transform(frame, source="the request", scoring=True)
             except DataError as err:
                 raise RequestError(str(err).split("; ")[0], fix="send the columns of the training data") from None
             sync_text_banks(self.model, self.data.featuremap, self.catalogue.store)

@@ -49,6 +49,13 @@ def test_predict_file_matches_model(run):
     with torch.no_grad():
         expected = loaded.model.predict(table.batch(torch.arange(table.num_rows)))
     assert torch.allclose(torch.tensor(preds["prediction"].to_numpy(), dtype=torch.float32), expected, atol=1e-6)
+    unlabelled = tmp_path / "unlabelled.csv"  # rows to score need no label column
+    pd.read_csv(tmp_path / "test.csv").drop(columns=["label"]).to_csv(unlabelled, index=False)
+    code, out = invoke("predict", str(run_id), str(unlabelled), "--out", str(tmp_path / "u.csv"))
+    assert code == 0, out
+    scored = pd.read_csv(tmp_path / "u.csv")
+    assert "label" not in scored.columns
+    assert torch.allclose(torch.tensor(scored["prediction"].to_numpy(), dtype=torch.float32), expected, atol=1e-6)
     code, out = invoke("predict", str(run_id), str(tmp_path / "test.csv"), "--out", str(tmp_path / "p.txt"))
     assert code == 1 and "error:" in out and ".parquet" in out
 

@@ -37,6 +37,8 @@ def test_batch_predict_similar_health_metrics_docs(server: Server) -> None:
            "zip1": "5", "release_year": "1977", "genres": "Action", "title": "Star Wars (1977)", "label": 1}
     scores = CLIENT.post(server.url + "/predict", json={"rows": [row, row]}).json()["scores"]
     assert len(scores) == 2 and 0 <= scores[0] <= 1 and scores[0] == pytest.approx(scores[1])
+    unlabelled = {k: v for k, v in row.items() if k != "label"}  # scoring needs no label
+    assert CLIENT.post(server.url + "/predict", json={"rows": [unlabelled]}).json()["scores"] == pytest.approx(scores[:1])
     sim = CLIENT.get(server.url + "/similar/50", params={"k": 3}).json()
     assert len(sim["items"]) == 3 and "50" not in [r["item"] for r in sim["items"]]
     health = CLIENT.get(server.url + "/health").json()

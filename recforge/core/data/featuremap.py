@@ -196,8 +196,18 @@ class FeatureMap:
         return state
 
     # ------------------------------------------------------------------ transform
-    def transform(self, frame: pd.DataFrame, source: Any = None) -> TensorTable:
-        """Index a raw frame into a TensorTable (unknown values -> 1; unseen texts appended)."""
+    def transform(self, frame: pd.DataFrame, source: Any = None, scoring: bool = False) -> TensorTable:
+        """Index a raw frame into a TensorTable (unknown values -> 1; unseen texts appended).
+
+        ``scoring``: the rows are only to be scored (``recforge predict``, ``POST /predict``), so
+        a missing label column is not an error: nothing reads it, and it is filled with 0.
+        """
+        if scoring:
+            labels = [_column(info.spec or FieldSpec(name, info.kind, info.role))
+                      for name, info in self.fields.items() if info.role == "label"]
+            missing = [col for col in labels if col not in frame.columns]
+            if missing:
+                frame = frame.assign(**{col: 0 for col in missing})
         return self._transform(frame, source, {})
 
     def _transform(self, frame: pd.DataFrame, source: Any, factorized: dict[str, Any]) -> TensorTable:
