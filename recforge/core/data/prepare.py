@@ -149,16 +149,42 @@ def _field_of(specs: list[FieldSpec], key: str | None, role: str) -> str | None:
 
 
 def fingerprint_of(recipe_name: str, params: Any, cfg: dict[str, Any], files: list[Path]) -> str:
-    """Hex digest over the recipe, params, config (minus params) and raw file contents."""
+    """Hex digest over the recipe, params, config (minus params) and raw file contents.
+
+    A param naming one of the raw files counts by the file's name (its contents are hashed
+    below), not its folder: the same data copied elsewhere, or read through another
+    ``RECFORGE_TASKS_DIR``, keeps its fingerprint, its cache and the saved model's bytes.
+    """
     rest = {k: v for k, v in cfg.items() if k not in ("recipe", "params")}
     payload = {
         "format": CACHE_FORMAT,
         "recipe": recipe_name,
-        "params": params_to_dict(params),
+        "params": _without_folders(params_to_dict(params), files),
         "config": rest,
         "files": sorted((Path(f).name, file_sha256(f)) for f in files),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _without_folders(params: dict[str, Any], files: list[Path]) -> dict[str, Any]:
+    """``params`` with each raw file's path cut to its name and each folder above one to a mark."""
+    names: dict[str, str] = {}
+    for f in files:
+        for folder in Path(os.path.realpath(f)).parents:
+            names[str(folder)] = "a folder of the raw files"
+    for f in files:
+        names[str(f)] = names[os.path.realpath(f)] = f"raw file {Path(f).name}"
+
+    def cut(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: cut(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [cut(v) for v in value]
+        if isinstance(value, (str, Path)) and str(value) and "\0" not in str(value):
+            return names.get(str(value)) or names.get(os.path.realpath(value)) or value
+        return value
+
+    return cut(params)
 
 
 # ---------------------------------------------------------------------------- the pipeline

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -122,3 +123,20 @@ def test_negatives_pointwise_and_pairwise(tmp_path: Path) -> None:
     assert not pos & neg
     pair = prepare_data({**cfg, "negatives": {"num": 3, "mode": "pairwise"}}, use_cache=False)
     assert pair.splits["train"].dense["neg_item_id"].shape == (56, 3)
+
+
+def test_fingerprint_follows_contents_not_folders(tasks_dir: Path, tmp_path: Path) -> None:
+    """The same task files in another folder (another RECFORGE_TASKS_DIR) hit the same cache;
+    one changed row gives a new fingerprint."""
+    copies = {}
+    for name in ("a", "b"):
+        shutil.copytree(tasks_dir / "ml100k-ctr", tmp_path / name / "ml100k-ctr")
+        copies[name] = {"recipe": "files", "params": {s: str(tmp_path / name / "ml100k-ctr" / f"{s}.csv")
+                                                      for s in ("train", "valid", "test")}}
+    first = prepare_data(copies["a"])
+    moved = prepare_data(copies["b"])
+    assert moved.fingerprint == first.fingerprint and moved.cache_path == first.cache_path
+    test_csv = tmp_path / "b" / "ml100k-ctr" / "test.csv"
+    lines = test_csv.read_text().splitlines(keepends=True)
+    test_csv.write_text("".join(lines[:-1]))  # drop the last row
+    assert prepare_data(copies["b"]).fingerprint != first.fingerprint
