@@ -102,6 +102,8 @@ def evaluate(model: Any, prepared: Any, split: str, config: Any, device: Any = "
     config = ExperimentConfig.parse(config)
     ev = config.eval
     names = ev.metric_names(model.task)
+    if not ev.metrics and ev.group_by is None and not prepared.user_field:
+        names = [n for n in names if n != "gauc"]  # a default, not a request: data without users has no groups
     pointwise = [n for n in names if "@" not in n]
     ranking = [n for n in names if "@" in n]
     table = prepared.splits[split]

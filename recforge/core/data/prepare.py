@@ -26,6 +26,13 @@ from recforge.core import paths
 from recforge.core.components import DatasetRecipe, build_params, params_to_dict
 from recforge.core.data.columns import numbers, template_columns
 from recforge.core.data.featuremap import FeatureMap
+from recforge.core.data.parquet_source import (
+    chunk_sources,
+    parquet_counts,
+    parquet_rows,
+    read_columns,
+    read_whole,
+)
 from recforge.core.data.readers import file_sha256
 from recforge.core.data.recipe import SPLITS, RawData
 from recforge.core.data.sampling import (
@@ -114,7 +121,8 @@ def merge_fields(recipe_fields: list[FieldSpec], cfg: dict[str, Any]) -> list[Fi
     return specs
 
 
-def _label_cfg(raw: RawData, specs: list[FieldSpec], cfg: dict[str, Any]) -> tuple[str, list[FieldSpec]]:
+def _label_name(specs: list[FieldSpec], cfg: dict[str, Any]) -> tuple[str, list[FieldSpec]]:
+    """The one label field (added when ``data.label`` derives it from another column)."""
     label_cfg = cfg.get("label") or {}
     labels = [s.name for s in specs if s.kind == "label"]
     if label_cfg and not labels:
@@ -122,17 +130,23 @@ def _label_cfg(raw: RawData, specs: list[FieldSpec], cfg: dict[str, Any]) -> tup
         labels = ["label"]
     if len(labels) != 1:
         raise ConfigError(f"the schema needs exactly one label field, found {len(labels)}", fix="declare {name: label, kind: label} or set data.label.source")
-    label = labels[0]
+    return labels[0], specs
+
+
+def _label_frame(frame: pd.DataFrame, spec: FieldSpec, label_cfg: dict[str, Any], where: Any) -> None:
+    """Derive the label of one frame or chunk (``data.label``: source column, threshold) and
+    check it is present and finite everywhere."""
     if label_cfg:
         source, threshold = label_cfg.get("source"), label_cfg.get("threshold")
-        for name, frame in raw.frames.items():
-            where = raw.sources.get(name, name)
-            if source not in frame.columns:
-                raise DataError(f"label source column '{source}' is missing in {where}", fix="fix data.label.source")
-            values = numbers(frame[source], str(source), where)
-            _check_finite(values, str(source), where)
-            frame[label] = (values >= float(threshold)).astype(np.float32) if threshold is not None else values
-    return label, specs
+        if source not in frame.columns:
+            raise DataError(f"label source column '{source}' is missing in {where}", fix="fix data.label.source")
+        values = numbers(frame[source], str(source), where)
+        _check_finite(values, str(source), where)
+        frame[spec.name] = (values >= float(threshold)).astype(np.float32) if threshold is not None else values
+    col = spec.source or spec.name
+    if col not in frame.columns:
+        raise DataError(f"label column '{col}' is missing in {where}", fix="declare the label field or set data.label.source")
+    _check_finite(numbers(frame[col], col, where), col, where)
 
 
 def _check_finite(values: np.ndarray, column: str, where: Any) -> None:
@@ -330,20 +344,21 @@ def _prepare_uncached(recipe: Any, params: Any, cfg: dict[str, Any], fingerprint
             _record(store, cached)
             return cached
     specs = merge_fields(raw.fields, cfg)
-    label, specs = _label_cfg(raw, specs, cfg)
-    for name, frame in raw.frames.items():
-        spec = next(s for s in specs if s.name == label)
-        col = spec.source or spec.name
-        if col not in frame.columns:
-            raise DataError(f"label column '{col}' is missing in {raw.sources.get(name, name)}", fix="declare the label field or set data.label.source")
-        _check_finite(numbers(frame[col], col, raw.sources.get(name, name)), col, raw.sources.get(name, name))
-    frames = split_raw(raw, cfg)
     streaming = streaming_section(cfg)
+    if raw.parquet:  # a source kept on disk: streamed from its files, or read whole
+        if streaming is not None and streaming.applies(parquet_rows(raw.parquet["train"])):
+            return _prepare_parquet_streamed(recipe, raw, specs, cfg, streaming, fingerprint, store, use_cache)
+        raw.frames = read_whole(raw)
+    label, specs = _label_name(specs, cfg)
+    label_spec = next(s for s in specs if s.name == label)
+    for name, frame in raw.frames.items():
+        _label_frame(frame, label_spec, cfg.get("label") or {}, raw.sources.get(name, name))
+    frames = split_raw(raw, cfg)
     if streaming is not None and streaming.applies(len(frames["train"])):  # out-of-core: docs/out-of-core.md
-        from recforge.core.data.streaming_prepare import prepare_streamed
+        from recforge.core.data.streaming_prepare import frame_sources, prepare_streamed
 
         user_field, item_field = _field_of(specs, raw.user_key, "user"), _field_of(specs, raw.item_key, "item")
-        prepared = prepare_streamed(raw, frames, specs, streaming, label=label, user_field=user_field,
+        prepared = prepare_streamed(raw, frame_sources(frames), specs, streaming, label=label, user_field=user_field,
                                     item_field=item_field, fingerprint=fingerprint, name=f"{recipe.name}:{fingerprint[:12]}",
                                     counts=_counts(raw, frames, label), use_cache=use_cache, negatives=cfg.get("negatives"))
         _record(store, prepared)
@@ -357,6 +372,23 @@ def _prepare_uncached(recipe: Any, params: Any, cfg: dict[str, Any], fingerprint
     _negatives(prepared, cfg)
     if use_cache:
         prepared.cache_path = write_cache(prepared)
+    _record(store, prepared)
+    return prepared
+
+
+def _prepare_parquet_streamed(recipe: Any, raw: RawData, specs: list[FieldSpec], cfg: dict[str, Any],
+                              streaming: Any, fingerprint: str, store: Any, use_cache: bool) -> PreparedData:
+    """The ``parquet`` recipe's splits fitted and sharded chunk by chunk from their files."""
+    from recforge.core.data.streaming_prepare import prepare_streamed
+
+    label, specs = _label_name(specs, cfg)
+    label_cfg = cfg.get("label") or {}
+    label_spec = next(s for s in specs if s.name == label)
+    sources = chunk_sources(raw, read_columns(specs, label, label_cfg),
+                            lambda chunk, where: _label_frame(chunk, label_spec, label_cfg, where))
+    prepared = prepare_streamed(raw, sources, specs, streaming, label=label, user_field=None, item_field=None,
+                                fingerprint=fingerprint, name=f"{recipe.name}:{fingerprint[:12]}",
+                                counts=parquet_counts(raw), use_cache=use_cache, negatives=cfg.get("negatives"))
     _record(store, prepared)
     return prepared
 

@@ -43,6 +43,9 @@ class RawData:
         user_meta: one row per user, indexed by the raw user id.
         files: raw files read (their hashes go into the fingerprint).
         sources: frame name -> file that rows come from (error messages name it).
+        parquet: split -> Parquet files, for a source too large to read into ``frames``
+            (then empty): preparation streams them in chunks or, off the streaming path,
+            reads them whole (:mod:`recforge.core.data.parquet_source`).
     """
 
     frames: dict[str, pd.DataFrame]
@@ -54,6 +57,7 @@ class RawData:
     user_meta: pd.DataFrame | None = None
     files: list[Path] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    parquet: dict[str, list[Path]] = field(default_factory=dict)
 
     @property
     def presplit(self) -> bool:

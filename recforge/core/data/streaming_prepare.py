@@ -1,11 +1,11 @@
 """The streaming preparation pass: chunks -> fitted FeatureMap -> Parquet shards per split.
 
-Two sources feed it. :func:`prepare_streamed` takes the split frames of any recipe (what
-``recforge train`` with ``data.streaming`` uses) and walks them in chunks; the out-of-core
-source is a Parquet dataset read by :func:`parquet_chunks` -- pyarrow's dataset scanner, so
-only one chunk of rows is in memory -- which :func:`fit_parquet` and :func:`write_split`
-turn into a FeatureMap and shards (the ``scale`` benchmark's 50M-row path). Either way the
-FeatureMap is fitted in one pass over the training chunks
+Two kinds of source feed it, as chunks of rows: the split frames of any in-memory recipe
+(:func:`frame_sources`, what ``recforge train`` with ``data.streaming`` uses for them), and
+Parquet files read from disk one row group at a time (:func:`parquet_chunks`: the ``parquet``
+recipe's out-of-core source, and the ``scale`` benchmark's 50M-row path through
+:func:`fit_parquet` and :func:`write_split`), so only one chunk of rows is in memory. Either way
+the FeatureMap is fitted in one pass over the training chunks
 (:mod:`recforge.core.data.streaming_fit`) and each split is transformed chunk by chunk into
 shards (:mod:`recforge.core.data.streaming_shards`) by the same ``FeatureMap.transform`` the
 in-memory path uses, so both paths index every row identically.
@@ -34,10 +34,13 @@ from recforge.core.data.streaming_config import SHARDED_LAYOUT
 from recforge.core.data.streaming_fit import fit_streaming
 from recforge.core.data.streaming_shards import ShardManifest, write_shards
 from recforge.core.data.streaming_table import ShardedTable, StreamSettings
-from recforge.core.errors import ConfigError
+from recforge.core.errors import ConfigError, DataError
 
 #: rows indexed per chunk of the transform pass (and read per chunk from Parquet)
 CHUNK_ROWS = 1 << 19
+#: rows per chunk read from Parquet: one of the writers' usual row groups (decoded, 39 int64/float
+#: columns of 131,072 rows are 40 MB), so a chunk never pulls more than one row group ahead
+PARQUET_CHUNK_ROWS = 1 << 17
 
 
 def frame_chunks(frame: pd.DataFrame, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
@@ -48,25 +51,65 @@ def frame_chunks(frame: pd.DataFrame, rows: int = CHUNK_ROWS) -> Iterator[pd.Dat
         yield chunk
 
 
-def parquet_chunks(files: Iterable[str | Path], columns: list[str] | None = None,
-                   rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """A Parquet dataset (files or folders) as pandas chunks of about ``rows`` rows, read by
-    pyarrow's dataset scanner so that memory holds one chunk, not the dataset."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
+def parquet_files(paths_: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, plus every ``*.parquet`` below a named folder (sorted, so the row
+    order is the same on every run); a name that is neither is a one-line DataError."""
+    out: list[Path] = []
+    for given in paths_:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.parquet") if p.is_file())
+            if not found:
+                raise DataError(f"no *.parquet files under {path}", fix="point the path at a Parquet file or a folder of them")
+            out += found
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise DataError(f"Parquet input not found: {path}", fix="check the path (a file or a folder of *.parquet files)")
+    return out
 
-    dataset = ds.dataset([str(f) for f in files], format="parquet")
-    pending: list[Any] = []
-    have = 0
-    # no read-ahead: pyarrow's default (16 batches x 4 files) buffers GBs while the consumer indexes
-    for batch in dataset.to_batches(columns=columns, batch_size=rows, batch_readahead=0, fragment_readahead=0):
-        pending.append(batch)
-        have += batch.num_rows
-        if have >= rows:
-            yield pa.Table.from_batches(pending).to_pandas()
-            pending, have = [], 0
-    if pending:
-        yield pa.Table.from_batches(pending).to_pandas()
+
+def parquet_chunks(files: Iterable[str | Path], columns: list[str] | None = None,
+                   rows: int = PARQUET_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """Parquet files (or folders of them) as pandas chunks of at most ``rows`` rows.
+
+    Each file is read one row group at a time (``ParquetFile.iter_batches``) and each batch is
+    converted with ``self_destruct``, so memory holds about one chunk. pyarrow's dataset
+    scanner, used before, decoded whole files ahead of the consumer even with read-ahead off:
+    at 50M Criteo-like rows the fit peaked at 2.7 GB, 1-2 GB of it arrow buffers.
+    """
+    import pyarrow as pa
+
+    for path in parquet_files(files):
+        reader = open_parquet(path)
+        missing = [c for c in columns or [] if c not in reader.schema_arrow.names]
+        if missing:
+            raise DataError(f"column '{missing[0]}' is missing in {path} (it has: "
+                            f"{', '.join(reader.schema_arrow.names[:30])})", fix="fix the field declarations or the file")
+        try:
+            for batch in reader.iter_batches(batch_size=rows, columns=columns, use_threads=False):
+                chunk = pa.Table.from_batches([batch]).to_pandas(self_destruct=True, split_blocks=True)
+                del batch
+                chunk.attrs["source"] = str(path)
+                yield chunk
+        except (pa.ArrowException, OSError) as err:
+            raise _unreadable(path, err) from None
+
+
+def open_parquet(path: Path) -> Any:
+    """``pyarrow.parquet.ParquetFile`` of ``path``; a file that is not Parquet is a one-line DataError."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as err:
+        raise _unreadable(path, err) from None
+
+
+def _unreadable(path: Path, err: BaseException) -> DataError:
+    return DataError(f"{path} could not be read as Parquet ({str(err).splitlines()[0][:200]})",
+                     fix="check that the file is a complete Parquet file")
 
 
 def spec_columns(specs: list[Any]) -> list[str]:
@@ -81,7 +124,7 @@ def spec_columns(specs: list[Any]) -> list[str]:
     return out
 
 
-def fit_parquet(files: Iterable[str | Path], specs: list[Any], rows: int = CHUNK_ROWS) -> FeatureMap:
+def fit_parquet(files: Iterable[str | Path], specs: list[Any], rows: int = PARQUET_CHUNK_ROWS) -> FeatureMap:
     """A FeatureMap fitted in one streaming pass over a Parquet training set."""
     return fit_streaming(parquet_chunks(files, spec_columns(specs), rows), specs)
 
@@ -102,10 +145,23 @@ def _staging(fingerprint: str, use_cache: bool) -> tuple[Path, Path]:
     return final / ".tmp", final / "data"
 
 
-def prepare_streamed(raw: Any, frames: dict[str, pd.DataFrame], specs: list[Any], settings: StreamingConfig, *,
+#: split -> a function giving that split's chunks afresh (the training split is walked twice)
+ChunkSources = dict[str, Callable[[], Iterator[pd.DataFrame]]]
+
+
+def frame_sources(frames: dict[str, pd.DataFrame]) -> ChunkSources:
+    """Chunk sources over in-memory split frames (any recipe's output)."""
+    return {s: (lambda f=frames[s]: frame_chunks(f)) for s in SPLITS if s in frames}
+
+
+def prepare_streamed(raw: Any, sources: ChunkSources, specs: list[Any], settings: StreamingConfig, *,
                      label: str, user_field: str | None, item_field: str | None, fingerprint: str, name: str,
                      counts: dict[str, Any], use_cache: bool, negatives: Any = None) -> Any:
-    """Split frames -> streamed FeatureMap fit -> shards per split, as a ``PreparedData``."""
+    """Split chunks -> streamed FeatureMap fit -> shards per split, as a ``PreparedData``.
+
+    ``sources`` walk in-memory frames (:func:`frame_sources`) or Parquet files on disk
+    (:mod:`recforge.core.data.parquet_source`); either way one chunk is transformed at a time.
+    """
     from recforge.core.data.prepare import (
         PreparedData,
         build_items,
@@ -120,9 +176,7 @@ def prepare_streamed(raw: Any, frames: dict[str, pd.DataFrame], specs: list[Any]
     tmp, final = _staging(fingerprint, use_cache)
     try:
         tmp.mkdir(parents=True, exist_ok=True)
-        sources: dict[str, Callable[[], Iterator[pd.DataFrame]]] = {
-            s: (lambda f=frames[s]: frame_chunks(f)) for s in SPLITS if s in frames}
-        fm = fit_streaming(sources["train"](), specs, source=frames["train"].attrs.get("source"))
+        fm = fit_streaming(sources["train"](), specs, source=raw.sources.get("train") or raw.sources.get("all"))
         for split, chunks in sources.items():  # train first: it registers the training texts
             write_split(fm, chunks(), tmp / split, settings.shard_rows)
         items, item_meta = build_items(raw, fm, item_field)

@@ -16,6 +16,8 @@ def register_datasets(register: Register) -> None:
     from recforge.plugins.datasets.mind import Mind
     from recforge.plugins.datasets.ml_latest_small import MovieLensLatestSmall
     from recforge.plugins.datasets.movielens_100k import MovieLens100K
+    from recforge.plugins.datasets.parquet import ParquetRecipe
 
-    for recipe in (MovieLens100K, MovieLensLatestSmall, BingNews, Mind, Amazon2018, AmazonSeq, Criteo, Avazu, FilesRecipe):
+    for recipe in (MovieLens100K, MovieLensLatestSmall, BingNews, Mind, Amazon2018, AmazonSeq, Criteo, Avazu, FilesRecipe,
+                   ParquetRecipe):
         register(recipe)

@@ -21,7 +21,7 @@ def _load(name: str, **params):
 
 def test_every_recipe_is_registered_and_documented() -> None:
     names = {i.name for i in get_registry().list("dataset")}
-    assert {"movielens-100k", "ml-latest-small", "bing-news", "mind", "amazon-2018", "criteo", "avazu", "files"} <= names
+    assert {"movielens-100k", "ml-latest-small", "bing-news", "mind", "amazon-2018", "criteo", "avazu", "files", "parquet"} <= names
     for info in get_registry().list("dataset"):
         assert "Args:" in info.doc and "Example:" in info.doc, info.name
 
