@@ -53,6 +53,11 @@ class FM(Interaction):
     Every pair of fields interacts with weight 1, so a pair's strength is the inner product of
     its vectors; :meth:`pair_weights` averages that over a batch for analysis.
 
+    This is the pairwise term only. The FM *model* of RecBole, FuxiCTR and the FM paper adds
+    the first-order term: ``interaction: {parallel: [lr, fm], combine: sum}`` (what
+    ``examples/configs/ml100k-ctr-fm.yaml`` trains; without ``lr`` valid AUC on ml100k-ctr was
+    0.7564 +- 0.0234 against 0.7773 +- 0.0002 at the same settings).
+
     Args:
         reduce_sum: sum over the embedding dimension (``H = 1``) instead of keeping the
             per-dimension bi-interaction vector (``H = D``).
