@@ -47,7 +47,7 @@ def list_runs(status: str | None, experiment: str | None, as_json: bool) -> None
     with Store.open() as store:
         if as_json:
             found = store.list_runs(experiment=experiment, status=status, stale_after_s=timeout)
-            emit_json([run_to_dict(r, metrics=store.latest_metrics(r.id)) for r in found])
+            emit_json([run_to_dict(r, metrics=store.reported_metrics(r.id)) for r in found])
             return
         rows = list_run_rows(store, experiment=experiment, status=status, stale_after_s=timeout)
     shown = pick_metric_columns(rows) or sorted({k for r in rows for k in r.metrics})[:4]
@@ -70,7 +70,7 @@ def show_run(run_id: int, as_json: bool, plot_dir: str | None) -> None:
     """Show a run's config, params, metrics, artifacts and versions."""
     with Store.open() as store:
         if as_json:
-            emit_json(run_to_dict(store.get_run(run_id), full=True, metrics=store.latest_metrics(run_id)))
+            emit_json(run_to_dict(store.get_run(run_id), full=True, metrics=store.reported_metrics(run_id)))
             return
         detail = run_detail(store, run_id)
         run = store.get_run(run_id)

@@ -17,6 +17,7 @@ from typing import Any
 
 from recforge.core.errors import NotFoundError
 from recforge.core.store import Store
+from recforge.core.store.reported import reported_values
 from recforge.core.store.tables import as_utc
 from recforge.services.analysis import AnalysisView, load_analysis
 
@@ -138,12 +139,7 @@ def list_run_rows(store: Store, experiment: str | None = None, status: str | Non
                   stale_after_s: float | None = None) -> list[RunRow]:
     """Every run (newest first) with its latest metric values."""
     runs = store.list_runs(experiment=experiment, status=status, stale_after_s=stale_after_s)
-    return [_row(run, latest_of(metric_series(run.metrics))) for run in runs]
-
-
-def latest_of(series: dict[str, list[tuple[int, float]]]) -> dict[str, float]:
-    """The value at the highest step of each metric (what the store calls latest)."""
-    return {k: v[-1][1] for k, v in series.items() if v}
+    return [_row(run, reported_values(metric_series(run.metrics))) for run in runs]
 
 
 def metric_series(metrics: Iterable[Any]) -> dict[str, list[tuple[int, float]]]:
@@ -165,7 +161,7 @@ def run_detail(store: Store, run_id: int) -> RunDetail:
     series = metric_series(store.get_metrics(run_id))
     artifacts = [ArtifactView(a.kind, a.path, int(a.size), a.sha256) for a in run.artifacts]
     return RunDetail(
-        row=_row(run, latest_of(series)),
+        row=_row(run, reported_values(series)),
         config=dict(run.config or {}),
         params=dict(run.params_dict),
         series=series,
@@ -228,7 +224,6 @@ __all__ = [
     "RunRow",
     "dataset_name",
     "export_run",
-    "latest_of",
     "list_dataset_rows",
     "list_run_rows",
     "metric_series",

@@ -73,7 +73,7 @@ def compare_runs(store: Store, run_ids: Sequence[int]) -> RunComparison:
     if len(set(ids)) != len(ids):
         raise StoreError("the same run is given twice", fix="pass distinct run ids")
     runs = [store.get_run(r) for r in ids]
-    latest = {r.id: store.latest_metrics(r.id) for r in runs}
+    latest = {r.id: store.reported_metrics(r.id) for r in runs}
     base = ids[0]
     metrics = []
     for key in sorted(set().union(*latest.values())):

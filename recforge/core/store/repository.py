@@ -22,15 +22,20 @@ from sqlalchemy.orm import Session, selectinload
 
 from recforge.core.errors import NotFoundError, StoreError, unknown_name
 from recforge.core.store import artifacts as files
-from recforge.core.store import limits, liveness
-from recforge.core.store.limits import row_id
-from recforge.core.store import provenance
+from recforge.core.store import limits, liveness, provenance
 from recforge.core.store.conflicts import retry_on_conflict
 from recforge.core.store.dependents import DependentModelsError
-from recforge.core.store.engine import database_url, is_read_only, make_engine, make_session_factory, redact
-from recforge.core.store.write_errors import write_failure
+from recforge.core.store.engine import (
+    database_url,
+    is_read_only,
+    make_engine,
+    make_session_factory,
+    redact,
+)
+from recforge.core.store.limits import row_id
 from recforge.core.store.model_registry import ModelRegistryMixin
 from recforge.core.store.recovery import RecoveryMixin, metric_rows
+from recforge.core.store.reported import reported_values
 from recforge.core.store.schema_check import ensure_schema
 from recforge.core.store.tables import (
     RUN_STATUSES,
@@ -42,6 +47,7 @@ from recforge.core.store.tables import (
     Run,
     utcnow,
 )
+from recforge.core.store.write_errors import write_failure
 
 #: allowed source statuses of each lifecycle transition
 _TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -340,6 +346,14 @@ class Store(ModelRegistryMixin, RecoveryMixin):
         with self.session() as session:
             self._run(session, run_id)
             return list(session.scalars(query))
+
+    def reported_metrics(self, run_id: int) -> dict[str, float]:
+        """``{key: value}`` as the run reports it: at its final evaluation's step when it has one
+        (:mod:`recforge.core.store.reported`), else each key's latest value."""
+        series: dict[str, list[tuple[int, float]]] = {}
+        for metric in self.get_metrics(run_id):  # ordered by key and step
+            series.setdefault(metric.key, []).append((int(metric.step), metric.float_value))
+        return reported_values(series)
 
     def latest_metrics(self, run_id: int) -> dict[str, float]:
         """``{key: value}`` at each key's highest step (the last one logged on ties)."""
