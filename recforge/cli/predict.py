@@ -41,10 +41,11 @@ def _rows(title: str, rows: list[dict], as_json: bool, head: dict) -> None:
 def predict(run_id: str, file: Path, out: Path | None, as_json: bool) -> None:
     """Score every row of FILE (same columns as the training data) with MODEL (a run id, name@stage, name/version or saved-model folder)."""
     from recforge.core.data.readers import read_table
+    from recforge.core.model_api import fields_read
 
     head, loaded = _load(run_id)
     frame = read_table(file, flat=True)
-    table = loaded.data.featuremap.transform(frame, source=str(file), scoring=True)
+    table = loaded.data.featuremap.transform(frame, source=str(file), scoring=True, reads=fields_read(loaded.model))
     preds = predict_table(loaded.model, table).numpy()
     frame = frame.assign(prediction=preds)
     if out is not None:

@@ -156,6 +156,10 @@ class RecModel(nn.Module):
         self._plan = slot_plan(self.slot_order, fused.names if fused is not None else [])
         self._lookup_keys: dict[str, list[str]] = {"user": [], "item": [], "ctx": []}
 
+    def input_fields(self) -> set[str]:
+        """Every encoded field (:class:`recforge.core.model_api.FieldReader`)."""
+        return set(self.slot_order)
+
     # ----------------------------------------------------------------- forward paths
     def _run(self, batch: dict[str, Tensor], wanted: set[str] | None) -> tuple[Tensor | None, dict[str, Tensor]]:
         """The fused lookup's ``[B, G, D]`` (if needed) and every wanted field's vectors."""

@@ -79,6 +79,17 @@ class RowScorer(Protocol):
 
 
 @runtime_checkable
+class FieldReader(Protocol):
+    """Optional capability: the fields a model reads from a batch, so scoring raw rows
+    (``recforge predict``, ``POST /predict``) needs only those columns, not every column of
+    the training data (a field declared for display, such as a title, is never read)."""
+
+    def input_fields(self) -> set[str]:
+        """Names of the fields whose columns the model's forward pass reads."""
+        ...
+
+
+@runtime_checkable
 class FieldVectorModel(Protocol):
     """Optional capability of composed models: the stacked per-field vectors the interaction
     reads, so analysis can feed them to data-dependent views (e.g. pair weights)."""
@@ -110,3 +121,9 @@ def is_trainable(model: Any) -> bool:
 def neg_key(item_field: str) -> str:
     """Batch key holding sampled negatives for ``item_field`` (``[B]`` or ``[B, n]``)."""
     return f"neg_{item_field}"
+
+
+def fields_read(model: Any) -> set[str] | None:
+    """The fields ``model`` reads (:class:`FieldReader`), or None when it does not say (then
+    every column of the training data is needed to score a row)."""
+    return model.input_fields() if isinstance(model, FieldReader) else None

@@ -21,6 +21,7 @@ from recforge.core.data.schema import FIRST
 from recforge.core.errors import ConfigError, DataError, NotFoundError
 from recforge.core.experiment import predict_table
 from recforge.core.model import RecModel
+from recforge.core.model_api import fields_read
 from recforge.core.saved_model import LoadedModel
 from recforge.services.model_refs import ModelRef
 from recforge.serving.ann import IndexConfig, VectorIndex
@@ -293,7 +294,8 @@ class ServingModel:
         frame = pd.DataFrame(rows)
         with self.lock:
             try:
-                table = self.data.featuremap.transform(frame, source="the request", scoring=True)
+                table = self.data.featuremap.transform(frame, source="the request", scoring=True,
+                                                       reads=fields_read(self.model))
             except DataError as err:
                 raise RequestError(str(err).split("; ")[0], fix="send the columns of the training data") from None
             sync_text_banks(self.model, self.data.featuremap, self.catalogue.store)

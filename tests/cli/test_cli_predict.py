@@ -56,6 +56,10 @@ def test_predict_file_matches_model(run):
     scored = pd.read_csv(tmp_path / "u.csv")
     assert "label" not in scored.columns
     assert torch.allclose(torch.tensor(scored["prediction"].to_numpy(), dtype=torch.float32), expected, atol=1e-6)
+    ungendered = tmp_path / "ungendered.csv"  # the model reads gender: its column stays required
+    pd.read_csv(tmp_path / "test.csv").drop(columns=["gender"]).to_csv(ungendered, index=False)
+    code, out = invoke("predict", str(run_id), str(ungendered))
+    assert code == 1 and "column 'gender'" in out and len(out.strip().splitlines()) == 1
     code, out = invoke("predict", str(run_id), str(tmp_path / "test.csv"), "--out", str(tmp_path / "p.txt"))
     assert code == 1 and "error:" in out and ".parquet" in out
 

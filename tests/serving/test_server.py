@@ -39,6 +39,13 @@ def test_batch_predict_similar_health_metrics_docs(server: Server) -> None:
     assert len(scores) == 2 and 0 <= scores[0] <= 1 and scores[0] == pytest.approx(scores[1])
     unlabelled = {k: v for k, v in row.items() if k != "label"}  # scoring needs no label
     assert CLIENT.post(server.url + "/predict", json={"rows": [unlabelled]}).json()["scores"] == pytest.approx(scores[:1])
+    # the quickstart model reads neither age_bucket, zip1 nor release_year: rows may leave them out
+    unread = {k: v for k, v in unlabelled.items() if k not in ("age_bucket", "zip1", "release_year")}
+    assert CLIENT.post(server.url + "/predict", json={"rows": [unread]}).json()["scores"] == pytest.approx(scores[:1])
+    for column in ("gender", "title"):  # read directly, and through item_text's template
+        missing = {k: v for k, v in unlabelled.items() if k != column}
+        refused = CLIENT.post(server.url + "/predict", json={"rows": [missing]})
+        assert refused.status_code == 400 and f"'{column}'" in refused.json()["error"], refused.text
     sim = CLIENT.get(server.url + "/similar/50", params={"k": 3}).json()
     assert len(sim["items"]) == 3 and "50" not in [r["item"] for r in sim["items"]]
     health = CLIENT.get(server.url + "/health").json()

@@ -196,19 +196,34 @@ class FeatureMap:
         return state
 
     # ------------------------------------------------------------------ transform
-    def transform(self, frame: pd.DataFrame, source: Any = None, scoring: bool = False) -> TensorTable:
+    def transform(self, frame: pd.DataFrame, source: Any = None, scoring: bool = False,
+                  reads: set[str] | None = None) -> TensorTable:
         """Index a raw frame into a TensorTable (unknown values -> 1; unseen texts appended).
 
         ``scoring``: the rows are only to be scored (``recforge predict``, ``POST /predict``), so
-        a missing label column is not an error: nothing reads it, and it is filled with 0.
+        a missing label column is not an error: nothing reads it, and it is filled with 0. So is
+        the column of any field outside ``reads`` (the fields the model reads, when known), filled
+        with missing values: a title kept for display need not be sent to score a row.
         """
         if scoring:
-            labels = [_column(info.spec or FieldSpec(name, info.kind, info.role))
-                      for name, info in self.fields.items() if info.role == "label"]
-            missing = [col for col in labels if col not in frame.columns]
-            if missing:
-                frame = frame.assign(**{col: 0 for col in missing})
+            unread = {name for name, info in self.fields.items()
+                      if info.role == "label" or (reads is not None and name not in reads)}
+            needed = {col for name in self.fields if name not in unread for col in self._raw_columns(name)}
+            fills: dict[str, Any] = {}
+            for name in unread:
+                info = self.fields[name]
+                fill = 0 if info.role == "label" else np.nan if info.kind == "numeric" else ""
+                fills.update({col: fill for col in self._raw_columns(name)
+                              if col not in frame.columns and col not in needed})
+            if fills:
+                frame = frame.assign(**fills)
         return self._transform(frame, source, {})
+
+    def _raw_columns(self, name: str) -> list[str]:
+        """The raw columns field ``name`` is built from (a text template's, or its source column)."""
+        info = self.fields[name]
+        spec = info.spec or FieldSpec(name, info.kind, info.role)
+        return template_columns(spec.template) if info.kind == "text" and spec.template else [_column(spec)]
 
     def _transform(self, frame: pd.DataFrame, source: Any, factorized: dict[str, Any]) -> TensorTable:
         source = source or frame.attrs.get("source")
