@@ -194,8 +194,11 @@ def _without_folders(params: dict[str, Any], files: list[Path]) -> dict[str, Any
             return {k: cut(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [cut(v) for v in value]
-        if isinstance(value, (str, Path)) and str(value) and "\0" not in str(value):
-            return names.get(str(value)) or names.get(os.path.realpath(value)) or value
+        text = str(value) if isinstance(value, (str, Path)) else ""
+        if text in names:
+            return names[text]
+        if os.sep in text and "\0" not in text:  # only path-like values: a bare word is not a folder
+            return names.get(os.path.realpath(text), value)
         return value
 
     return cut(params)
