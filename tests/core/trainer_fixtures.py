@@ -131,3 +131,17 @@ def model_config(interaction: Any = "fm", **train: Any) -> dict[str, Any]:
     return {"data": {"recipe": "synthetic"}, "experiment": "synthetic",
             "model": {"embedding_dim": 8, "interaction": interaction, "ranker": "ctr"},
             "train": {"epochs": 3, "batch_size": 128, "lr": 0.01, "patience": 5, "seed": 7, **train}}
+
+
+#: titles no training row has: a text model must give each its own vector and score
+NEW_TITLES = ["A Quiet Place by the Sea", "Robots of the Red Planet", "The Baker's Long Winter"]
+
+
+def score_new_titles(loaded: Any) -> tuple[Any, list[float]]:
+    """Three rows that differ only in a never-seen title, indexed and scored by a loaded model."""
+    from recforge.core.evaluation import predict_table
+
+    rows = pd.DataFrame({"label": [0, 0, 0], "user_id": ["1", "1", "1"], "item_id": ["3", "3", "3"],
+                         "gender": ["M"] * 3, "genres": ["Drama"] * 3, "title": NEW_TITLES})
+    table = loaded.data.featuremap.transform(rows)
+    return table, predict_table(loaded.model, table).tolist()

@@ -6,12 +6,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "core"))
-from trainer_fixtures import SPECS, Prepared, ensure_components, make_frame
+from trainer_fixtures import (
+    NEW_TITLES,
+    SPECS,
+    Prepared,
+    ensure_components,
+    make_frame,
+    score_new_titles,
+)
 
 from recforge.core.components import PrepareContext, SharedTables, build_params
 from recforge.core.data.featuremap import FeatureMap
@@ -191,9 +197,6 @@ def test_every_fine_tuning_param_is_live_or_refused() -> None:
         make(mode="finetune", finetune_layers=7)
 
 
-NEW_TITLES = ["A Quiet Place by the Sea", "Robots of the Red Planet", "The Baker's Long Winter"]
-
-
 def test_saved_fine_tuned_model_reloads_identically_and_encodes_new_texts(tmp_path) -> None:
     """A DeepFM whose title encoder fine-tunes its top layer is trained, saved and loaded the way
     ``recforge predict`` loads it: same test predictions, and three new titles run through the
@@ -224,10 +227,7 @@ def test_saved_fine_tuned_model_reloads_identically_and_encodes_new_texts(tmp_pa
     result.model.eval()
     assert torch.equal(predict_table(loaded.model, test), predict_table(result.model, test))
 
-    rows = pd.DataFrame({"label": [0, 0, 0], "user_id": ["1", "1", "1"], "item_id": ["3", "3", "3"],
-                         "gender": ["M"] * 3, "genres": ["Drama"] * 3, "title": NEW_TITLES})
-    table = loaded.data.featuremap.transform(rows)
-    scores = predict_table(loaded.model, table).tolist()
+    table, scores = score_new_titles(loaded)
     assert len(set(scores)) == 3, scores
     encoder = loaded.model.encoders["title"]
     field = loaded.data.featuremap.fields["title"]

@@ -11,23 +11,26 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "core"))
-from trainer_fixtures import SPECS, Prepared, ensure_components, make_frame  # noqa: E402
+from trainer_fixtures import (  # noqa: E402
+    NEW_TITLES,
+    SPECS,
+    Prepared,
+    ensure_components,
+    make_frame,
+    score_new_titles,
+)
 
 from recforge.core.components import PrepareContext  # noqa: E402
 from recforge.core.data.featuremap import FeatureMap  # noqa: E402
 from recforge.core.data.schema import FieldSpec  # noqa: E402
 from recforge.core.errors import ConfigError  # noqa: E402
-from recforge.core.evaluation import predict_table  # noqa: E402
 from recforge.core.experiment import train_on  # noqa: E402
 from recforge.core.saved_model import load_model, save_model  # noqa: E402
 from recforge.plugins.encoders.text_bank import TextBank  # noqa: E402
-
-NEW_TITLES = ["A Quiet Place by the Sea", "Robots of the Red Planet", "The Baker's Long Winter"]
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +54,7 @@ def saved(tmp_path_factory) -> Path:
 
 def test_three_new_titles_get_their_own_vectors_and_scores(saved: Path) -> None:
     loaded = load_model(saved)
-    rows = pd.DataFrame({"label": [0, 0, 0], "user_id": ["1", "1", "1"], "item_id": ["3", "3", "3"],
-                         "gender": ["M"] * 3, "genres": ["Drama"] * 3, "title": NEW_TITLES})
-    table = loaded.data.featuremap.transform(rows)
-    scores = predict_table(loaded.model, table).tolist()
+    table, scores = score_new_titles(loaded)
     assert len(set(scores)) == 3, scores
 
     encoder = loaded.model.encoders["title"]
