@@ -176,3 +176,20 @@ def test_news_mind_format(capsys) -> None:
     tables = main(["--dataset", "mind", "--folder", "mind-format-sample", "--seeds", "1", "--variants", "text-hash",
                    "--set", "train.epochs=1", "--set", "train.max_steps=2"])
     assert "text-hash" in tables[0].summary()
+
+
+def test_coldstart_spaces_give_both_variants_equal_effort() -> None:
+    """The text twin's search space holds every key of the no-text space with the same
+    distribution (plus the text's own), and each space loads against its config."""
+    from examples.coldstart_tune import STUDIES
+    from recforge.tune.space import load_space
+
+    (plain_config, plain_path), (text_config, text_path) = STUDIES["no-text"], STUDIES["text"]
+    plain, text = load_space(plain_path), load_space(text_path)
+    shared = {p.key: p for p in text.params}
+    assert all(shared.get(p.key) == p for p in plain.params)
+    assert {k for k in shared if k not in {p.key for p in plain.params}} == {
+        "model.encoders.item_id.params.align_weight", "model.encoders.item_id.params.hidden",
+        "model.encoders.item_text.params.dropout"}
+    for space, config in ((plain, plain_config), (text, text_config)):
+        space.check_against(config, ["model.interaction={name: deepfm}"])
