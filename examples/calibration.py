@@ -141,6 +141,26 @@ def diagnose(split: dict[str, tuple[np.ndarray, np.ndarray]], methods: list[str]
     return out
 
 
+def reliability(split: dict[str, tuple[np.ndarray, np.ndarray]], method: str, seed: int) -> list[dict[str, float]]:
+    """The reliability table on valid: per ECE bin of the uncalibrated probability, rows, mean
+    probability before and after ``method`` (fitted on valid) and the mean label. Shows *where*
+    the calibration error sits, which decides whether one temperature can remove it."""
+    from recforge.core.calibration import ECE_BINS
+
+    logits, labels = split["valid"]
+    before, after = 1.0 / (1.0 + np.exp(-logits)), fit(logits, labels, method).probs(logits)
+    which = np.minimum((before * ECE_BINS).astype(np.int64), ECE_BINS - 1)
+    rows = [{"bin": b, "rows": int((which == b).sum()), "p_before": float(before[which == b].mean()),
+             "p_after": float(after[which == b].mean()), "label": float(labels[which == b].mean())}
+            for b in range(ECE_BINS) if (which == b).any()]
+    print(f"reliability on valid, seed {seed} (bins of the uncalibrated probability; after = {method}):\n"
+          "| bin | rows | mean p before | mean p after | mean label | gap before | gap after |\n|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['bin']} | {r['rows']} | {r['p_before']:.3f} | {r['p_after']:.3f} | {r['label']:.3f} | "
+              f"{r['label'] - r['p_before']:+.3f} | {r['label'] - r['p_after']:+.3f} |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     from recforge.core.calibration import METHODS
 
@@ -152,11 +172,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override for every run")
     parser.add_argument("--cache", type=Path, default=None,
                         help="folder keeping each seed's raw logits, so calibrators can be compared without retraining")
+    parser.add_argument("--reliability", metavar="METHOD", default=None,
+                        help="also print the first seed's valid reliability table before and after METHOD")
     args = parser.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     per_seed = {}
     for seed in [int(s) for s in args.seeds.split(",")]:
-        per_seed[seed] = diagnose(cached_logits(args.cache, args.config, seed, args.overrides), methods, seed)
+        split = cached_logits(args.cache, args.config, seed, args.overrides)
+        if args.reliability and not per_seed:
+            reliability(split, args.reliability, seed)
+        per_seed[seed] = diagnose(split, methods, seed)
     keys = ["valid_ece_in_sample", "valid_ece_held_out", "valid_half_ece_floor", "test_ece", "test_ece_floor",
             "test_ece_bootstrap_std", "test_logloss", "test_auc", "param.scale"]
     print("| calibrator | " + " | ".join(keys) + " |\n|---|" + "---:|" * len(keys))
