@@ -193,3 +193,31 @@ def test_coldstart_spaces_give_both_variants_equal_effort() -> None:
         "model.encoders.item_text.params.dropout"}
     for space, config in ((plain, plain_config), (text, text_config)):
         space.check_against(config, ["model.interaction={name: deepfm}"])
+
+
+def test_coldstart_headroom_personal_neighbours_known_answer() -> None:
+    """The user's debiased labels on the films nearest the query film, softmax-weighted by similarity."""
+    import pandas as pd
+
+    from examples.coldstart_headroom import personal_neighbours
+
+    vectors = {1: np.array([1.0, 0.0]), 2: np.array([0.0, 1.0]), 3: np.array([0.6, 0.8]), 9: np.array([1.0, 0.0])}
+    train = pd.DataFrame({"user_id": [7, 7, 7, 8], "item_id": [1, 2, 3, 1], "label": [1, 0, 0, 1]})
+    rows = pd.DataFrame({"user_id": [7, 7, 5], "item_id": [9, 9, 9]})
+    mean = 1 / 3  # user 7's mean label; debiased labels 2/3, -1/3, -1/3
+    one = personal_neighbours(train, rows.iloc[:1], vectors, k=1, tau=0.1)
+    assert one[0] == pytest.approx(1 - mean)  # nearest film to 9 is film 1, liked
+    two = personal_neighbours(train, rows, vectors, k=2, tau=0.1)
+    w = math.exp((0.6 - 1.0) / 0.1)  # film 3 at similarity 0.6 against film 1 at 1.0
+    assert two[0] == pytest.approx(((1 - mean) + w * (0 - mean)) / (1 + w))
+    assert two[2] == 0.0  # a user without training ratings gets no signal
+
+
+def test_coldstart_headroom_oracle_offsets_fit_each_item() -> None:
+    """The oracle's per-item offsets pull each item's mean prediction toward its own label rate."""
+    from examples.coldstart_headroom import oracle_offsets
+
+    items = np.repeat([1, 2], 200)
+    labels = np.concatenate([np.ones(150), np.zeros(50), np.ones(50), np.zeros(150)])
+    offsets = oracle_offsets(labels, np.zeros(400), items)
+    assert offsets[0] > 0.8 and offsets[-1] < -0.8 and offsets[0] == pytest.approx(-offsets[-1])
