@@ -21,7 +21,7 @@ CTR_METRICS = ["auc", "logloss"]
 CONFIGS = Path(__file__).resolve().parent / "configs"
 #: next-purchase variants: ``configs/next-<name>.yaml``
 SEQ_VARIANTS = ["popular", "two-tower-id", "sasrec-id", "gru4rec-id", "two-tower-text-hash", "two-tower-text-lm-frozen",
-                "two-tower-text-lm-finetune", "sasrec-text", "sasrec-text-only"]
+                "two-tower-text-lm-finetune", "sasrec-text", "sasrec-text-only", "gru4rec-text-only"]
 #: rating-as-click variants: ``configs/ctr-<name>.yaml``
 CTR_VARIANTS = ["id-only", "text-hash", "text-lm-frozen"]
 
